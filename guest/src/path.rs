@@ -1,0 +1,1 @@
+//! Path patterns: JSON Pointers with `*` and `[POINTER=TEXT]`. STUB.
