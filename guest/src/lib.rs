@@ -23,6 +23,7 @@
 #![deny(missing_docs)]
 
 pub mod json;
+pub mod path;
 pub mod policy;
 pub mod schema;
 pub mod scrub;
@@ -30,7 +31,6 @@ pub mod scrub;
 mod action;
 mod condition;
 mod engine;
-mod path;
 
 #[cfg(target_arch = "wasm32")]
 mod component;
