@@ -8,5 +8,6 @@
 #![deny(missing_docs)]
 
 pub mod compile;
+pub mod input;
 pub mod policy;
 pub mod runtime;
