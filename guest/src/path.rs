@@ -11,6 +11,8 @@
 use std::cmp::Ordering;
 use std::fmt;
 
+use crate::json::Json;
+
 /// One segment of a pattern.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Segment {
@@ -46,6 +48,50 @@ impl Segment {
             _ => None,
         }
     }
+
+    /// Whether the segment matches the object member named `name`: a key of
+    /// that name, or `*`. A selector never matches an object member.
+    pub fn matches_member(&self, name: &str) -> bool {
+        match self {
+            Segment::Key(key) => key == name,
+            Segment::Selector { .. } => false,
+            Segment::Star => true,
+        }
+    }
+
+    /// Whether the segment matches `element`, at `index` of an array: a key
+    /// that is that index, a selector the element meets, or `*`.
+    pub fn matches_element(&self, index: usize, element: &Json) -> bool {
+        match self {
+            Segment::Key(key) => array_index(key) == Some(index),
+            Segment::Selector { pointer, text } => selects(pointer, text, element),
+            Segment::Star => true,
+        }
+    }
+}
+
+/// Whether `element` is an object whose member at the relative `pointer` is
+/// the string `text` (the test of a `[POINTER=TEXT]` selector). The pointer
+/// follows object members and array indices.
+pub fn selects(pointer: &[String], text: &str, element: &Json) -> bool {
+    if !matches!(element, Json::Object(_)) {
+        return false;
+    }
+    let mut current = element;
+    for key in pointer {
+        current = match current {
+            Json::Object(_) => match current.get(key) {
+                Some(value) => value,
+                None => return false,
+            },
+            Json::Array(items) => match array_index(key).and_then(|i| items.get(i)) {
+                Some(value) => value,
+                None => return false,
+            },
+            _ => return false,
+        };
+    }
+    matches!(current, Json::String(s) if s == text)
 }
 
 /// A parsed path pattern.
@@ -105,9 +151,32 @@ impl Pattern {
             .iter()
             .any(|s| !matches!(s, Segment::Key(_)))
         {
-            return Err("this path is a plain JSON Pointer: no `*` and no `[..=..]` selectors".into());
+            return Err(
+                "this path is a plain JSON Pointer: no `*` and no `[..=..]` selectors".into(),
+            );
         }
         Ok(pattern)
+    }
+
+    /// The value the pattern names in `root`, following the first match
+    /// where a selector or `*` could match several (conditions use this).
+    pub fn resolve<'a>(&self, root: &'a Json) -> Option<&'a Json> {
+        let mut current = root;
+        for segment in &self.segments {
+            current = match current {
+                Json::Object(members) => members
+                    .iter()
+                    .find(|(name, _)| segment.matches_member(name))
+                    .map(|(_, value)| value)?,
+                Json::Array(items) => items
+                    .iter()
+                    .enumerate()
+                    .find(|(i, item)| segment.matches_element(*i, item))
+                    .map(|(_, item)| item)?,
+                _ => return None,
+            };
+        }
+        Some(current)
     }
 
     /// Whether any segment is `*` or a selector.
@@ -190,6 +259,10 @@ pub fn unescape(raw: &str) -> Result<String, String> {
 /// Appends `/` and the RFC 6901 escape of `key` to a pointer.
 pub fn push_escaped(pointer: &mut String, key: &str) {
     pointer.push('/');
+    if !key.contains(['~', '/']) {
+        pointer.push_str(key);
+        return;
+    }
     for c in key.chars() {
         match c {
             '~' => pointer.push_str("~0"),
@@ -254,10 +327,22 @@ mod tests {
 
     #[test]
     fn bad_patterns_say_what_is_wrong() {
-        assert!(Pattern::parse("email").unwrap_err().contains("starts with `/`"));
+        assert!(
+            Pattern::parse("email")
+                .unwrap_err()
+                .contains("starts with `/`")
+        );
         assert!(Pattern::parse("/a/[name]").unwrap_err().contains("no `=`"));
-        assert!(Pattern::parse("/a/[name=x").unwrap_err().contains("not closed"));
-        assert!(Pattern::parse("/a/[=x]").unwrap_err().contains("names the member"));
+        assert!(
+            Pattern::parse("/a/[name=x")
+                .unwrap_err()
+                .contains("not closed")
+        );
+        assert!(
+            Pattern::parse("/a/[=x]")
+                .unwrap_err()
+                .contains("names the member")
+        );
         assert!(Pattern::parse("/a~2").unwrap_err().contains("~0"));
         assert!(Pattern::parse_pointer("/a/*").is_err());
     }
@@ -270,6 +355,48 @@ mod tests {
         assert_eq!(p("/a/0").specificity_cmp(&p("/a/[n=x]")), Ordering::Greater);
         assert_eq!(p("/*/b").specificity_cmp(&p("/a/*")), Ordering::Less);
         assert_eq!(p("/a/b").specificity_cmp(&p("/a")), Ordering::Greater);
+    }
+
+    #[test]
+    fn segments_match_members_and_elements() {
+        let element =
+            crate::json::parse(r#"{"name": "email", "field": {"ref": "phone"}, "n": 1}"#).unwrap();
+        let selector = |t: &str| Pattern::parse(t).unwrap().segments.remove(0);
+        assert!(key("a").matches_member("a"));
+        assert!(!key("a").matches_member("b"));
+        assert!(Segment::Star.matches_member("anything"));
+        assert!(!selector("/[name=email]").matches_member("name"));
+        assert!(key("2").matches_element(2, &Json::Null));
+        assert!(!key("02").matches_element(2, &Json::Null));
+        assert!(Segment::Star.matches_element(7, &Json::Null));
+        assert!(selector("/[name=email]").matches_element(0, &element));
+        assert!(selector("/[field/ref=phone]").matches_element(0, &element));
+        assert!(!selector("/[name=phone]").matches_element(0, &element));
+        // Only strings match: the number 1 is not the text "1".
+        assert!(!selector("/[n=1]").matches_element(0, &element));
+        assert!(!selector("/[missing=x]").matches_element(0, &element));
+        assert!(!selector("/[name=email]").matches_element(0, &Json::String("email".into())));
+    }
+
+    #[test]
+    fn resolve_follows_keys_indices_and_first_selector_match() {
+        let lead = crate::json::parse(
+            r#"{"a": {"0": "member"}, "l": ["x", "y"], "f": [{"name": "e", "v": 1}, {"name": "e", "v": 2}]}"#,
+        )
+        .unwrap();
+        let at = |t: &str| {
+            Pattern::parse(t)
+                .unwrap()
+                .resolve(&lead)
+                .map(Json::to_compact)
+        };
+        assert_eq!(at("/a/0").as_deref(), Some(r#""member""#));
+        assert_eq!(at("/l/1").as_deref(), Some(r#""y""#));
+        assert_eq!(at("/l/2"), None);
+        assert_eq!(at("/f/[name=e]/v").as_deref(), Some("1"));
+        assert_eq!(at("/f/[name=x]/v"), None);
+        assert_eq!(at("/a/0/deeper"), None);
+        assert_eq!(at("").as_deref(), Some(lead.to_compact().as_str()));
     }
 
     #[test]

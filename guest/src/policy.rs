@@ -630,7 +630,10 @@ mod tests {
             "/c": [{"when": {"path": "/x", "exists": true}, "hash": {"unkeyed": true}}, {"domain": {}}],
             "/d": {"drop": null},
         }));
-        assert_eq!(p.fields["/a"].alternatives[0].action, Action::Keep(Keep::default()));
+        assert_eq!(
+            p.fields["/a"].alternatives[0].action,
+            Action::Keep(Keep::default())
+        );
         assert_eq!(p.fields["/b"].alternatives[0].action.name(), "mask");
         assert_eq!(p.fields["/c"].alternatives.len(), 2);
         assert!(p.fields["/c"].alternatives[0].when.is_some());

@@ -77,7 +77,10 @@ enum Mode {
         line: usize,
     },
     /// One error record left to report before the end.
-    Failed { line: usize, error: InputError },
+    Failed {
+        line: usize,
+        error: InputError,
+    },
     Done,
 }
 
@@ -291,7 +294,10 @@ mod tests {
         let got = read("\n{\n  \"a\": 1,\n  \"b\": [1,\n 2]\n}\n{\"c\":\n3}\n", 100);
         assert_eq!(got.len(), 2);
         assert_eq!(got[0].0, 2);
-        assert_eq!(got[0].1.as_deref().unwrap(), "{\n  \"a\": 1,\n  \"b\": [1,\n 2]\n}");
+        assert_eq!(
+            got[0].1.as_deref().unwrap(),
+            "{\n  \"a\": 1,\n  \"b\": [1,\n 2]\n}"
+        );
         assert_eq!(got[1], (7, Ok("{\"c\":\n3}".into())));
     }
 
@@ -301,7 +307,10 @@ mod tests {
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].1, Err("invalid-json"));
         let reader = LeadReader::new("{\n\"secret-value\" 1\n}".as_bytes(), 100);
-        let message = reader.map(|r| r.unwrap().lead.unwrap_err().to_string()).next().unwrap();
+        let message = reader
+            .map(|r| r.unwrap().lead.unwrap_err().to_string())
+            .next()
+            .unwrap();
         assert!(!message.contains("secret-value"), "{message}");
         assert!(message.contains("line 2"), "{message}");
     }

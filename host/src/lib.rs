@@ -11,3 +11,4 @@ pub mod compile;
 pub mod input;
 pub mod policy;
 pub mod runtime;
+pub mod secrets;

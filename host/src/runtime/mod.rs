@@ -1,1 +1,444 @@
-//! (being written)
+//! Running policy components with wasmtime.
+//!
+//! One [`Runtime`] (a wasmtime engine with the component model, an on-disk
+//! cache of compiled code, fuel metering and the pooling allocator if asked
+//! for) loads any number of components. A [`LoadedPolicy`] is compiled and
+//! checked once; [`LoadedPolicy::instantiate`] then gives a fresh
+//! [`PolicyInstance`], each in its own `Store`, so no state crosses from one
+//! instance to another. The policy inside was loaded when it was compiled
+//! (see [`crate::compile`]), so a fresh instance is cheap.
+//!
+//! Every call runs with a fuel budget and a memory limit: a policy that runs
+//! away or grows past the limit ends with [`RuntimeError::Budget`] or
+//! [`RuntimeError::Memory`], never by hanging the host. Results map to the
+//! engine crate's types, so a component's answer compares with `==` to the
+//! native engine's.
+//!
+//! ```no_run
+//! use leadfilter::runtime::{Runtime, RuntimeOptions};
+//!
+//! let runtime = Runtime::new(&RuntimeOptions::default())?;
+//! let policy = runtime.load(&std::fs::read("policy.wasm")?)?;
+//! let mut instance = policy.instantiate()?;
+//! match instance.transform(r#"{"email":"ada@example.com"}"#, &[])? {
+//!     Ok(outcome) => println!("{}", outcome.lead),
+//!     Err(failure) => eprintln!("{failure}"),
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod cache;
+mod inspect;
+
+use leadfilter_engine::{Change, Failure, Outcome, PolicyInfo, Secret, Violation};
+use wasmtime::component::{Component, Linker};
+use wasmtime::{
+    Config, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap,
+};
+
+pub use cache::{CACHE_DIR_ENV, CacheSetting};
+pub use inspect::{InspectError, Metadata, inspect};
+
+use crate::compile::PolicyMetadata;
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "policy",
+    });
+}
+
+use bindings::exports::leadfilter::policy::filter as wit;
+
+/// The interface every policy component exports.
+pub const POLICY_INTERFACE: &str = "leadfilter:policy/filter@0.1.0";
+
+/// Fuel for one call by default: about a billion Wasm instructions, well
+/// over a second of work for the largest lead.
+pub const DEFAULT_FUEL: u64 = 1_000_000_000;
+
+/// Linear memory a policy instance may use by default.
+pub const DEFAULT_MEMORY_LIMIT: usize = 64 << 20;
+
+/// How to run policies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeOptions {
+    /// Where to cache compiled code.
+    pub cache: CacheSetting,
+    /// Fuel for one `transform` or `info` call (roughly one unit per Wasm
+    /// instruction).
+    pub fuel: u64,
+    /// The most linear memory one instance may have, in bytes.
+    pub memory_limit: usize,
+    /// Use wasmtime's pooling allocator with room for this many instances
+    /// alive at once: instantiation gets faster (memory slots are reused,
+    /// not mapped afresh), at the price of reserving address space up front.
+    /// `None` allocates each instance on demand.
+    pub pooling: Option<u32>,
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> Self {
+        RuntimeOptions {
+            cache: CacheSetting::Default,
+            fuel: DEFAULT_FUEL,
+            memory_limit: DEFAULT_MEMORY_LIMIT,
+            pooling: None,
+        }
+    }
+}
+
+/// Why a component could not be loaded or run. Never holds a lead value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RuntimeError {
+    /// Wasmtime could not be set up.
+    #[error("failed to set up wasmtime: {0}")]
+    Setup(String),
+    /// The bytes are not a valid component.
+    #[error("not a valid wasm component: {0}")]
+    Invalid(String),
+    /// The component imports something; a policy must import nothing.
+    #[error(
+        "the component imports {}: a leadfilter policy must import nothing",
+        list(.0)
+    )]
+    Imports(Vec<String>),
+    /// The component does not export the policy interface.
+    #[error("the component does not export `{POLICY_INTERFACE}`: it is not a leadfilter policy")]
+    NotAPolicy,
+    /// The component's `leadfilter-policy` section is there but unreadable.
+    #[error(transparent)]
+    Inspect(#[from] InspectError),
+    /// The call ran out of fuel.
+    #[error("the policy exceeded its execution budget of {fuel} fuel units")]
+    Budget {
+        /// The budget.
+        fuel: u64,
+    },
+    /// The instance tried to grow past the memory limit.
+    #[error("the policy exceeded its memory limit of {mib} MiB")]
+    Memory {
+        /// The limit in MiB (rounded up).
+        mib: usize,
+    },
+    /// The call overflowed the Wasm stack.
+    #[error("the policy exceeded its stack size")]
+    Stack,
+    /// The policy trapped for another reason (a bug in the engine).
+    #[error("the policy trapped: {0}")]
+    Trap(String),
+    /// The call failed outside the policy's code.
+    #[error("the policy call failed: {0}")]
+    Call(String),
+    /// An earlier call on this instance failed; it cannot be used again.
+    #[error("this policy instance failed earlier and cannot be used again")]
+    Poisoned,
+    /// The component holds the bare engine, with no policy baked in.
+    #[error("the component holds no policy: make it with `leadfilter compile`")]
+    NoPolicy,
+}
+
+fn list(names: &[String]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    quoted.join(", ")
+}
+
+/// A wasmtime engine set up for policy components.
+#[derive(Clone)]
+pub struct Runtime {
+    engine: wasmtime::Engine,
+    linker: Linker<Limits>,
+    options: RuntimeOptions,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// Sets up wasmtime.
+    pub fn new(options: &RuntimeOptions) -> Result<Runtime, RuntimeError> {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        config.consume_fuel(true);
+        config.cache(options.cache.build().map_err(RuntimeError::Setup)?);
+        if let Some(instances) = options.pooling {
+            let mut pooling = PoolingAllocationConfig::default();
+            pooling
+                .total_component_instances(instances)
+                .total_core_instances(instances)
+                .total_memories(instances)
+                .total_tables(instances)
+                .max_memory_size(options.memory_limit);
+            config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
+        }
+        let engine =
+            wasmtime::Engine::new(&config).map_err(|e| RuntimeError::Setup(format!("{e:#}")))?;
+        let linker = Linker::new(&engine);
+        Ok(Runtime {
+            engine,
+            linker,
+            options: options.clone(),
+        })
+    }
+
+    /// The options this runtime was made with.
+    pub fn options(&self) -> &RuntimeOptions {
+        &self.options
+    }
+
+    /// Compiles a policy component (or takes its machine code from the
+    /// cache) and checks that it is one: it exports [`POLICY_INTERFACE`] and
+    /// imports nothing.
+    pub fn load(&self, component: &[u8]) -> Result<LoadedPolicy, RuntimeError> {
+        let metadata = match inspect(component) {
+            Ok(metadata) => Some(metadata.policy),
+            Err(InspectError::NoMetadata) => None,
+            Err(InspectError::NotAComponent(e)) => return Err(RuntimeError::Invalid(e)),
+            Err(e) => return Err(e.into()),
+        };
+        let component = Component::new(&self.engine, component)
+            .map_err(|e| RuntimeError::Invalid(format!("{e:#}")))?;
+        let ty = component.component_type();
+        let imports: Vec<String> = ty
+            .imports(&self.engine)
+            .map(|(name, _)| name.to_string())
+            .collect();
+        if !imports.is_empty() {
+            return Err(RuntimeError::Imports(imports));
+        }
+        if !ty
+            .exports(&self.engine)
+            .any(|(name, _)| name == POLICY_INTERFACE)
+        {
+            return Err(RuntimeError::NotAPolicy);
+        }
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .and_then(bindings::PolicyPre::new)
+            .map_err(|e| RuntimeError::Invalid(format!("{e:#}")))?;
+        Ok(LoadedPolicy {
+            pre,
+            fuel: self.options.fuel,
+            memory_limit: self.options.memory_limit,
+            metadata,
+        })
+    }
+}
+
+/// A checked policy component, compiled to machine code: instantiate it as
+/// often as needed. Cheap to clone.
+#[derive(Clone)]
+pub struct LoadedPolicy {
+    pre: bindings::PolicyPre<Limits>,
+    fuel: u64,
+    memory_limit: usize,
+    metadata: Option<PolicyMetadata>,
+}
+
+impl std::fmt::Debug for LoadedPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedPolicy")
+            .field("metadata", &self.metadata)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LoadedPolicy {
+    /// The component's `leadfilter-policy` section, if it has one (every
+    /// component that `leadfilter compile` makes does).
+    pub fn metadata(&self) -> Option<&PolicyMetadata> {
+        self.metadata.as_ref()
+    }
+
+    /// A fresh instance in a store of its own.
+    pub fn instantiate(&self) -> Result<PolicyInstance, RuntimeError> {
+        let limits = Limits {
+            memory_limit: self.memory_limit,
+            exceeded: false,
+        };
+        let mut store = Store::new(self.pre.engine(), limits);
+        store.limiter(|limits| limits);
+        store
+            .set_fuel(self.fuel)
+            .map_err(|e| RuntimeError::Setup(format!("{e:#}")))?;
+        let mut instance = PolicyInstance {
+            store,
+            bindings: None,
+            fuel: self.fuel,
+            poisoned: false,
+        };
+        match self.pre.instantiate(&mut instance.store) {
+            Ok(bindings) => {
+                instance.bindings = Some(bindings);
+                Ok(instance)
+            }
+            Err(e) => Err(instance.error(e)),
+        }
+    }
+}
+
+/// One instance of a policy, with its own memory. Reusing it for several
+/// leads is faster; a fresh one per lead keeps leads apart.
+pub struct PolicyInstance {
+    store: Store<Limits>,
+    bindings: Option<bindings::Policy>,
+    fuel: u64,
+    poisoned: bool,
+}
+
+impl std::fmt::Debug for PolicyInstance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyInstance")
+            .field("poisoned", &self.poisoned)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PolicyInstance {
+    /// Filters one lead. The outer `Result` is about running the policy
+    /// (budget, memory, traps); the inner one is the policy's answer.
+    pub fn transform(
+        &mut self,
+        lead: &str,
+        secrets: &[Secret],
+    ) -> Result<Result<Outcome, Failure>, RuntimeError> {
+        let secrets: Vec<wit::Secret> = secrets
+            .iter()
+            .map(|s| wit::Secret {
+                name: s.name.clone(),
+                value: s.value.clone(),
+            })
+            .collect();
+        self.enter()?;
+        let Some(bindings) = &self.bindings else {
+            return Err(RuntimeError::Poisoned);
+        };
+        let result =
+            bindings
+                .leadfilter_policy_filter()
+                .call_transform(&mut self.store, lead, &secrets);
+        match result {
+            Ok(answer) => Ok(answer.map(outcome_from_wit).map_err(failure_from_wit)),
+            Err(e) => Err(self.error(e)),
+        }
+    }
+
+    /// What the policy is, as the component says.
+    pub fn info(&mut self) -> Result<PolicyInfo, RuntimeError> {
+        self.enter()?;
+        let Some(bindings) = &self.bindings else {
+            return Err(RuntimeError::Poisoned);
+        };
+        let result = bindings
+            .leadfilter_policy_filter()
+            .call_info(&mut self.store);
+        match result {
+            Ok(info) if info.digest.is_empty() => Err(RuntimeError::NoPolicy),
+            Ok(info) => Ok(PolicyInfo {
+                name: info.name,
+                version: info.version,
+                digest: info.digest,
+                secrets: info.secrets,
+                input_schema: info.input_schema,
+                output_schema: info.output_schema,
+            }),
+            Err(e) => Err(self.error(e)),
+        }
+    }
+
+    /// Readies the store for a call: the full fuel budget, no memory
+    /// overrun seen.
+    fn enter(&mut self) -> Result<(), RuntimeError> {
+        if self.poisoned || self.bindings.is_none() {
+            return Err(RuntimeError::Poisoned);
+        }
+        self.store.data_mut().exceeded = false;
+        self.store
+            .set_fuel(self.fuel)
+            .map_err(|e| RuntimeError::Setup(format!("{e:#}")))
+    }
+
+    /// Classifies a failed call and poisons the instance.
+    fn error(&mut self, error: wasmtime::Error) -> RuntimeError {
+        self.poisoned = true;
+        let limits = self.store.data();
+        if limits.exceeded {
+            return RuntimeError::Memory {
+                mib: limits.memory_limit.div_ceil(1 << 20),
+            };
+        }
+        match error.downcast_ref::<Trap>() {
+            Some(Trap::OutOfFuel) => RuntimeError::Budget { fuel: self.fuel },
+            Some(Trap::StackOverflow) => RuntimeError::Stack,
+            Some(trap) => RuntimeError::Trap(trap.to_string()),
+            None => RuntimeError::Call(format!("{error:#}")),
+        }
+    }
+}
+
+/// What a store holds: the memory limit and whether a call hit it.
+struct Limits {
+    memory_limit: usize,
+    exceeded: bool,
+}
+
+impl ResourceLimiter for Limits {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.memory_limit {
+            self.exceeded = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+}
+
+/// Function table entries an instance may have (the engine needs a few
+/// hundred).
+const MAX_TABLE_ELEMENTS: usize = 100_000;
+
+fn outcome_from_wit(outcome: wit::Outcome) -> Outcome {
+    Outcome {
+        lead: outcome.lead,
+        changes: outcome
+            .changes
+            .into_iter()
+            .map(|wit::Change { path, action }| Change { path, action })
+            .collect(),
+    }
+}
+
+fn violation_from_wit(wit::Violation { path, message }: wit::Violation) -> Violation {
+    Violation { path, message }
+}
+
+fn failure_from_wit(failure: wit::Failure) -> Failure {
+    let list = |vs: Vec<wit::Violation>| vs.into_iter().map(violation_from_wit).collect();
+    match failure {
+        wit::Failure::InvalidJson(m) => Failure::InvalidJson(m),
+        wit::Failure::InputSchema(vs) => Failure::InputSchema(list(vs)),
+        wit::Failure::Rejected(m) => Failure::Rejected(m),
+        wit::Failure::OutputSchema(vs) => Failure::OutputSchema(list(vs)),
+        wit::Failure::MissingSecret(name) => Failure::MissingSecret(name),
+        wit::Failure::Transform(v) => Failure::Transform(violation_from_wit(v)),
+    }
+}

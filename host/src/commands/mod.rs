@@ -1,0 +1,67 @@
+//! One file per subcommand, each an `Args` struct and one function.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod check;
+mod compile;
+mod inspect;
+mod run;
+
+/// Keep personal data out of places that do not need it: compile lead
+/// policies into sandboxed Wasm components and apply them to leads.
+#[derive(Debug, Parser)]
+#[command(name = "leadfilter", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check a policy source and compile it into a policy component.
+    Compile(compile::CompileArgs),
+    /// Check a policy source, printing errors and warnings.
+    Check(check::CheckArgs),
+    /// Show what a compiled policy is, without running it.
+    Inspect(inspect::InspectArgs),
+    /// Filter leads with a policy.
+    Run(run::RunArgs),
+}
+
+/// Exit codes, documented in the README.
+pub mod exit {
+    /// Every lead was filtered (or the command succeeded).
+    pub const SUCCESS: u8 = 0;
+    /// At least one lead was rejected or invalid; the others were filtered.
+    pub const LEADS_FAILED: u8 = 1;
+    /// The command line is wrong (clap's own code for usage errors).
+    pub const USAGE: u8 = 2;
+    /// The policy is invalid, a secret is missing, or the runtime failed.
+    pub const POLICY_OR_RUNTIME: u8 = 3;
+}
+
+/// Parses the command line and runs the subcommand.
+pub fn run() -> anyhow::Result<ExitCode> {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let code = if err.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::SUCCESS
+            };
+            // Help and version go to stdout, usage errors to stderr.
+            let _ = err.print();
+            return Ok(code.into());
+        }
+    };
+    let code = match cli.command {
+        Command::Compile(args) => compile::run(args)?,
+        Command::Check(args) => check::run(args)?,
+        Command::Inspect(args) => inspect::run(args)?,
+        Command::Run(args) => run::run(args)?,
+    };
+    Ok(code.into())
+}

@@ -1,0 +1,455 @@
+//! The shipped engine, `compile` and the wasmtime runtime: policy components
+//! import nothing, compile reproducibly, carry their metadata, answer like
+//! the native engine, and stop with a clear error at their limits.
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use leadfilter::compile::{
+    CompileError, CompileOptions, Compiler, ENGINE_WASM, PolicyMetadata, SECTION,
+};
+use leadfilter::runtime::{
+    self, CacheSetting, InspectError, LoadedPolicy, POLICY_INTERFACE, Runtime, RuntimeError,
+    RuntimeOptions,
+};
+use leadfilter_engine::{Engine, Failure, Policy, Secret};
+use pretty_assertions::assert_eq;
+
+const POLICY: &str = r#"{
+    "apiVersion": "leadfilter/v1",
+    "name": "crm",
+    "version": "1.2.0",
+    "secrets": ["pepper"],
+    "fields": {
+        "/email": { "hash": { "key": "pepper", "normalize": ["trim", "lowercase"] } },
+        "/first_name": "keep",
+        "/notes": { "scrub": {} }
+    }
+}"#;
+
+/// A lead value that must never show up in an error.
+const MARKER: &str = "ada.lovelace.marker@example.com";
+
+fn lead() -> String {
+    format!(
+        r#"{{"first_name":"Ada","email":" {MARKER} ","notes":"call {MARKER}","phone":"+1 555 0100"}}"#
+    )
+}
+
+fn secrets() -> Vec<Secret> {
+    vec![Secret {
+        name: "pepper".into(),
+        value: b"not-so-secret".to_vec(),
+    }]
+}
+
+fn canonical(policy: &str) -> Vec<u8> {
+    Policy::from_json(policy.as_bytes())
+        .expect("the test policy parses")
+        .canonical_json()
+}
+
+/// Compiled code is cached under the target directory: the tests compile the
+/// same engine and component with several runtimes, and runs after the first
+/// skip Cranelift.
+fn cache() -> CacheSetting {
+    CacheSetting::Directory(
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("wasmtime-cache"),
+    )
+}
+
+fn compiler() -> &'static Compiler {
+    static COMPILER: OnceLock<Compiler> = OnceLock::new();
+    COMPILER.get_or_init(|| {
+        Compiler::new(&CompileOptions { cache: cache() }).expect("the compiler sets up")
+    })
+}
+
+fn component() -> &'static [u8] {
+    static COMPONENT: OnceLock<Vec<u8>> = OnceLock::new();
+    COMPONENT.get_or_init(|| {
+        compiler()
+            .compile(&canonical(POLICY))
+            .expect("the policy compiles")
+    })
+}
+
+fn options() -> RuntimeOptions {
+    RuntimeOptions {
+        cache: cache(),
+        ..RuntimeOptions::default()
+    }
+}
+
+fn runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| Runtime::new(&options()).expect("the runtime sets up"))
+}
+
+/// The test component, loaded with default options.
+fn policy() -> &'static LoadedPolicy {
+    static POLICY: OnceLock<LoadedPolicy> = OnceLock::new();
+    POLICY.get_or_init(|| runtime().load(component()).expect("the component loads"))
+}
+
+/// The test component, loaded with other options. Loading it with the
+/// default ones first fills the cache, so this does not compile it again.
+fn policy_with(options: RuntimeOptions) -> LoadedPolicy {
+    let _ = policy();
+    Runtime::new(&options)
+        .expect("the runtime sets up")
+        .load(component())
+        .expect("the component loads")
+}
+
+#[test]
+fn the_shipped_engine_imports_nothing() {
+    let mut imports = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(ENGINE_WASM) {
+        if let wasmparser::Payload::ImportSection(reader) = payload.expect("the engine parses") {
+            for import in reader.into_imports() {
+                let import = import.expect("an import parses");
+                imports.push(format!("{}::{}", import.module, import.name));
+            }
+        }
+    }
+    assert_eq!(imports, Vec::<String>::new());
+}
+
+#[test]
+fn a_compiled_policy_imports_nothing_and_exports_the_filter() {
+    let metadata = runtime::inspect(component()).expect("the component inspects");
+    assert_eq!(metadata.imports, Vec::<String>::new());
+    assert_eq!(metadata.exports, vec![POLICY_INTERFACE.to_string()]);
+}
+
+#[test]
+fn compiling_twice_gives_the_same_bytes() {
+    let again = compiler()
+        .compile(&canonical(POLICY))
+        .expect("the policy compiles");
+    assert!(again == component(), "two compiles of one policy differ");
+
+    // White space and key order of the input do not matter: the policy is
+    // canonicalised before it is baked in.
+    let pretty = serde_json::to_vec_pretty(
+        &serde_json::from_str::<serde_json::Value>(POLICY).expect("the policy is JSON"),
+    )
+    .expect("JSON serialises");
+    let from_pretty = compiler().compile(&pretty).expect("the policy compiles");
+    assert!(
+        from_pretty == component(),
+        "the input's layout leaked into the component"
+    );
+}
+
+#[test]
+fn the_metadata_section_is_readable_without_running() {
+    let metadata = runtime::inspect(component()).expect("the component inspects");
+    let native = Engine::from_json(&canonical(POLICY)).expect("the policy loads natively");
+    assert_eq!(metadata.policy.info(), *native.info());
+    assert_eq!(metadata.policy.name, "crm");
+    assert_eq!(metadata.policy.version, "1.2.0");
+    assert_eq!(
+        metadata.policy.digest,
+        Policy::from_json(POLICY.as_bytes()).unwrap().digest()
+    );
+    assert_eq!(metadata.policy.secrets, vec!["pepper".to_string()]);
+    assert_eq!(metadata.policy.engine.version, env!("CARGO_PKG_VERSION"));
+    assert_eq!(
+        metadata.policy.engine.digest,
+        leadfilter_engine::policy::digest_of(ENGINE_WASM)
+    );
+    // The section is compact JSON at the component's top level.
+    let json = serde_json::to_string(&metadata.policy).expect("metadata serialises");
+    let parsed: PolicyMetadata = serde_json::from_str(&json).expect("metadata parses");
+    assert_eq!(parsed, metadata.policy);
+}
+
+#[test]
+fn info_round_trips_the_metadata() {
+    let metadata = policy()
+        .metadata()
+        .expect("the component has metadata")
+        .clone();
+    let info = policy()
+        .instantiate()
+        .expect("the policy instantiates")
+        .info()
+        .expect("info answers");
+    assert_eq!(info, metadata.info());
+}
+
+#[test]
+fn the_component_answers_like_the_native_engine() {
+    let native = Engine::from_json(&canonical(POLICY)).expect("the policy loads natively");
+    let policy = policy();
+    let mut instance = policy.instantiate().expect("the policy instantiates");
+    let leads = [
+        lead(),
+        r#"{"first_name":"Grace"}"#.to_string(),
+        "{}".to_string(),
+        "not json".to_string(),
+        r#"{"a":1,"a":2}"#.to_string(),
+    ];
+    for (i, lead) in leads.iter().enumerate() {
+        let expected = native.transform(lead, &secrets());
+        // The same instance for every lead, and a fresh one per lead.
+        let warm = instance
+            .transform(lead, &secrets())
+            .expect("the policy runs");
+        assert_eq!(warm, expected, "lead {i}, warm instance");
+        let fresh = policy
+            .instantiate()
+            .expect("the policy instantiates")
+            .transform(lead, &secrets())
+            .expect("the policy runs");
+        assert_eq!(fresh, expected, "lead {i}, fresh instance");
+    }
+    // A missing secret is the policy's answer, not a runtime error.
+    let missing = instance.transform(&lead(), &[]).expect("the policy runs");
+    assert_eq!(missing, native.transform(&lead(), &[]));
+}
+
+#[test]
+fn the_pooling_allocator_runs_policies() {
+    let policy = policy_with(RuntimeOptions {
+        pooling: Some(4),
+        ..options()
+    });
+    let native = Engine::from_json(&canonical(POLICY)).expect("the policy loads natively");
+    // More instances than slots, one after another: slots are reused.
+    for _ in 0..10 {
+        let mut instance = policy.instantiate().expect("the policy instantiates");
+        assert_eq!(
+            instance
+                .transform(&lead(), &secrets())
+                .expect("the policy runs"),
+            native.transform(&lead(), &secrets())
+        );
+    }
+}
+
+#[test]
+fn a_runaway_policy_stops_at_its_budget() {
+    let policy = policy_with(RuntimeOptions {
+        fuel: 1_000,
+        ..options()
+    });
+    let mut instance = policy.instantiate().expect("the policy instantiates");
+    let error = instance
+        .transform(&lead(), &secrets())
+        .expect_err("1000 fuel units is too little for any lead");
+    assert_eq!(error, RuntimeError::Budget { fuel: 1_000 });
+    assert_eq!(
+        error.to_string(),
+        "the policy exceeded its execution budget of 1000 fuel units"
+    );
+    // A failed instance is not used again.
+    assert_eq!(
+        instance
+            .transform("{}", &[])
+            .expect_err("the instance is poisoned"),
+        RuntimeError::Poisoned
+    );
+}
+
+#[test]
+fn a_lead_too_large_for_the_memory_limit_stops_with_a_clear_error() {
+    let policy = policy_with(RuntimeOptions {
+        memory_limit: 16 << 20,
+        ..options()
+    });
+
+    // A small lead fits.
+    let mut instance = policy.instantiate().expect("the policy instantiates");
+    let answer = instance
+        .transform(&lead(), &secrets())
+        .expect("a small lead fits in 16 MiB");
+    let native = Engine::from_json(&canonical(POLICY)).expect("the policy loads natively");
+    assert_eq!(answer, native.transform(&lead(), &secrets()));
+
+    // 32 MiB of lead does not.
+    let huge = format!(
+        r#"{{"notes":"{}"}}"#,
+        MARKER.repeat((32 << 20) / MARKER.len())
+    );
+    let mut instance = policy.instantiate().expect("the policy instantiates");
+    let error = instance
+        .transform(&huge, &secrets())
+        .expect_err("32 MiB of lead cannot fit in 16 MiB");
+    assert_eq!(error, RuntimeError::Memory { mib: 16 });
+    assert_eq!(
+        error.to_string(),
+        "the policy exceeded its memory limit of 16 MiB"
+    );
+    assert!(!format!("{error:?}").contains(MARKER));
+}
+
+#[test]
+fn a_component_with_imports_is_refused() {
+    use wasm_encoder::{Component, ComponentImportSection, ComponentTypeRef, ComponentTypeSection};
+
+    let mut types = ComponentTypeSection::new();
+    types
+        .function()
+        .params(std::iter::empty::<(&str, wasm_encoder::ComponentValType)>())
+        .result(None);
+    let mut imports = ComponentImportSection::new();
+    imports.import("read-the-clock", ComponentTypeRef::Func(0));
+    let mut component = Component::new();
+    component.section(&types).section(&imports);
+    let bytes = component.finish();
+
+    let error = runtime()
+        .load(&bytes)
+        .expect_err("a component with an import is refused");
+    assert_eq!(error, RuntimeError::Imports(vec!["read-the-clock".into()]));
+    assert_eq!(
+        error.to_string(),
+        "the component imports `read-the-clock`: a leadfilter policy must import nothing"
+    );
+    assert_eq!(
+        runtime::inspect(&bytes),
+        Err(InspectError::NoMetadata),
+        "inspect says what is missing"
+    );
+}
+
+#[test]
+fn a_core_module_is_not_a_policy() {
+    let error = runtime()
+        .load(ENGINE_WASM)
+        .expect_err("a core module is refused");
+    assert!(
+        matches!(error, RuntimeError::Invalid(_)),
+        "unexpected error: {error}"
+    );
+    assert!(matches!(
+        runtime::inspect(ENGINE_WASM),
+        Err(InspectError::NotAComponent(_))
+    ));
+}
+
+#[test]
+fn the_bare_engine_fails_closed() {
+    // The engine made into a component without a policy baked in.
+    let bare = wit_component::ComponentEncoder::default()
+        .module(ENGINE_WASM)
+        .and_then(|encoder| encoder.validate(true).encode())
+        .expect("the engine componentises");
+    let policy = runtime().load(&bare).expect("the bare engine loads");
+    assert_eq!(policy.metadata(), None);
+    let mut instance = policy.instantiate().expect("the bare engine instantiates");
+    assert_eq!(instance.info(), Err(RuntimeError::NoPolicy));
+    let mut instance = policy.instantiate().expect("the bare engine instantiates");
+    let answer = instance
+        .transform(&lead(), &[])
+        .expect("the engine answers");
+    match answer {
+        Err(Failure::Transform(violation)) => {
+            assert_eq!(violation.message, "no policy is loaded in this component")
+        }
+        other => panic!("expected a transform failure, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_bad_policy_does_not_compile() {
+    let error = compiler()
+        .compile(br#"{"apiVersion":"leadfilter/v1","name":"x","version":"1","fields":{"/a":{"explode":{}}}}"#)
+        .expect_err("an unknown action is refused");
+    assert!(matches!(error, CompileError::Policy(_)), "{error}");
+    let error = compiler().compile(b"not json").expect_err("not a policy");
+    assert!(matches!(error, CompileError::Policy(_)), "{error}");
+}
+
+#[test]
+fn the_section_name_is_stable() {
+    // Other tools (the JavaScript edge runner, `leadfilter inspect`) read it.
+    assert_eq!(SECTION, "leadfilter-policy");
+}
+
+/// Not an assertion of speed (this machine is shared), a record of it: run
+/// with `--nocapture` to see what a fresh instance per lead costs.
+#[test]
+fn fresh_and_warm_instances_are_measured() {
+    let policy = policy();
+    let rounds = 50u32;
+    let mut fresh = Duration::ZERO;
+    let mut instantiate = Duration::ZERO;
+    for _ in 0..rounds {
+        let start = Instant::now();
+        let mut instance = policy.instantiate().expect("the policy instantiates");
+        instantiate += start.elapsed();
+        let _ = instance
+            .transform(&lead(), &secrets())
+            .expect("the policy runs");
+        fresh += start.elapsed();
+    }
+    let mut instance = policy.instantiate().expect("the policy instantiates");
+    let _ = instance
+        .transform(&lead(), &secrets())
+        .expect("the policy runs");
+    let start = Instant::now();
+    for _ in 0..rounds {
+        let _ = instance
+            .transform(&lead(), &secrets())
+            .expect("the policy runs");
+    }
+    let warm = start.elapsed();
+    eprintln!(
+        "fresh instance + first transform: {:?} (instantiate {:?}); warm transform: {:?}",
+        fresh / rounds,
+        instantiate / rounds,
+        warm / rounds
+    );
+}
+
+/// The engine embedded in `leadfilter` was built from the sources in this
+/// checkout.
+#[test]
+fn the_shipped_engine_is_current() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let recorded = std::fs::read_to_string(root.join("host/engine/SOURCES.sha256"))
+        .expect("host/engine/SOURCES.sha256 exists");
+    assert!(
+        recorded.trim() == sources_digest(&root),
+        "the shipped engine is stale: run scripts/build-engine"
+    );
+}
+
+/// The digest `scripts/build-engine` records: SHA-256 of the `sha256sum`
+/// listing of every file under guest/ and wit/, Cargo.lock, Cargo.toml and
+/// .cargo/config.toml, sorted by path.
+fn sources_digest(root: &std::path::Path) -> String {
+    fn walk(root: &std::path::Path, dir: &str, out: &mut Vec<String>) {
+        let entries = std::fs::read_dir(root.join(dir)).expect("a source directory reads");
+        for entry in entries {
+            let entry = entry.expect("a directory entry reads");
+            let name = entry.file_name().into_string().expect("a UTF-8 file name");
+            let path = format!("{dir}/{name}");
+            if entry.file_type().expect("a file type").is_dir() {
+                walk(root, &path, out);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = vec![
+        "Cargo.lock".to_string(),
+        "Cargo.toml".to_string(),
+        ".cargo/config.toml".to_string(),
+    ];
+    walk(root, "guest", &mut files);
+    walk(root, "wit", &mut files);
+    files.sort();
+    let mut listing = String::new();
+    for file in files {
+        let bytes = std::fs::read(root.join(&file)).expect("a source file reads");
+        let digest = leadfilter_engine::policy::digest_of(&bytes);
+        let hex = digest.trim_start_matches("sha256:");
+        listing.push_str(&format!("{hex}  {file}\n"));
+    }
+    leadfilter_engine::policy::digest_of(listing.as_bytes())
+}

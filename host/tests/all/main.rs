@@ -1,0 +1,3 @@
+//! The integration tests of `leadfilter`, one binary with a module per area.
+
+mod component;
