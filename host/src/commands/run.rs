@@ -71,11 +71,18 @@ enum EngineKind {
 
 /// Runs the leads through the policy and returns the exit code.
 pub fn run(args: RunArgs) -> Result<u8> {
+    let sources = match Sources::from_args(&args.secrets) {
+        Ok(sources) => sources,
+        Err(err) => {
+            eprintln!("leadfilter: error: {err}");
+            return Ok(exit::USAGE);
+        }
+    };
     let mut filter = match Filter::open(&args)? {
         Ok(filter) => filter,
         Err(code) => return Ok(code),
     };
-    let secrets = Sources::from_args(&args.secrets)?.read(filter.secret_names())?;
+    let secrets = sources.read(filter.secret_names())?;
 
     let input: Box<dyn BufRead> = match &args.input {
         None => Box::new(BufReader::with_capacity(1 << 16, io::stdin().lock())),

@@ -12,9 +12,9 @@
 //!    parses the policy and builds its regexes and schema validators;
 //! 3. snapshots the initialised memory and globals with Wizer into a new core
 //!    module, so every instance starts with the policy loaded;
-//! 4. drops the `leadfilter_load` export, turns the module into a component
-//!    with `wit-component` and adds the [`SECTION`] custom section
-//!    ([`PolicyMetadata`]).
+//! 4. drops the `leadfilter_load` export and the `name` section, turns the
+//!    module into a component with `wit-component` and adds the [`SECTION`]
+//!    custom section ([`PolicyMetadata`]).
 //!
 //! The same policy and engine always give the same bytes.
 
@@ -130,7 +130,7 @@ impl Compiler {
         let metadata = PolicyMetadata::new(native.info(), self.engine_metadata.clone());
 
         let module = self.snapshot(&canonical)?;
-        let module = remove_export(&module, LOAD_EXPORT).map_err(CompileError::Encode)?;
+        let module = strip(&module).map_err(CompileError::Encode)?;
         let mut component = wit_component::ComponentEncoder::default()
             .module(&module)
             .and_then(|encoder| encoder.validate(true).encode())
@@ -214,27 +214,35 @@ fn address(ptr: i32) -> usize {
     ptr.cast_unsigned() as usize
 }
 
-/// Copies a core module without the export named `name`.
-fn remove_export(module: &[u8], name: &str) -> Result<Vec<u8>, String> {
+/// Copies the snapshot without what a policy component does not need: the
+/// `leadfilter_load` export, and the `name` section (function names, about a
+/// tenth of the module, which no leadfilter error shows).
+fn strip(module: &[u8]) -> Result<Vec<u8>, String> {
     let mut out = wasm_encoder::Module::new();
     for payload in wasmparser::Parser::new(0).parse_all(module) {
         let payload = payload.map_err(|e| e.to_string())?;
-        if let wasmparser::Payload::ExportSection(reader) = &payload {
-            let mut exports = wasm_encoder::ExportSection::new();
-            for export in reader.clone() {
-                let export = export.map_err(|e| e.to_string())?;
-                if export.name != name {
-                    RoundtripReencoder
-                        .parse_export(&mut exports, export)
-                        .map_err(|e| e.to_string())?;
+        match &payload {
+            wasmparser::Payload::ExportSection(reader) => {
+                let mut exports = wasm_encoder::ExportSection::new();
+                for export in reader.clone() {
+                    let export = export.map_err(|e| e.to_string())?;
+                    if export.name != LOAD_EXPORT {
+                        RoundtripReencoder
+                            .parse_export(&mut exports, export)
+                            .map_err(|e| e.to_string())?;
+                    }
+                }
+                out.section(&exports);
+            }
+            wasmparser::Payload::CustomSection(reader) if reader.name() == "name" => {}
+            _ => {
+                if let Some((id, range)) = payload.as_section() {
+                    out.section(&wasm_encoder::RawSection {
+                        id,
+                        data: &module[range],
+                    });
                 }
             }
-            out.section(&exports);
-        } else if let Some((id, range)) = payload.as_section() {
-            out.section(&wasm_encoder::RawSection {
-                id,
-                data: &module[range],
-            });
         }
     }
     Ok(out.finish())
@@ -258,4 +266,67 @@ fn setup(error: &wasmtime::Error) -> CompileError {
 
 fn run(error: &wasmtime::Error) -> CompileError {
     CompileError::Snapshot(format!("{error:#}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: &str = r#"{"apiVersion":"leadfilter/v1","name":"crm","version":"1","fields":{"/first_name":"keep"}}"#;
+
+    /// The status scheme of `leadfilter_load`: 0, or the address of the
+    /// reason the engine gives.
+    #[test]
+    fn the_engine_says_why_it_does_not_load_a_policy() {
+        let compiler = Compiler::new(&CompileOptions {
+            cache: CacheSetting::Disabled,
+        })
+        .expect("the compiler sets up");
+        let mut store = Store::new(&compiler.engine, ());
+        let instance =
+            Instance::new(&mut store, &compiler.module, &[]).expect("the engine instantiates");
+
+        match load(&mut store, &instance, b"{\"name\":\"x\"}") {
+            Err(CompileError::EngineRefused(reason)) => {
+                assert!(reason.starts_with("the policy is not valid: "), "{reason}")
+            }
+            other => panic!("expected the engine to refuse, got {other:?}"),
+        }
+        load(&mut store, &instance, POLICY.as_bytes()).expect("the policy loads");
+        match load(&mut store, &instance, POLICY.as_bytes()) {
+            Err(CompileError::EngineRefused(reason)) => {
+                assert_eq!(reason, "a policy is already loaded")
+            }
+            other => panic!("expected a second load to be refused, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn strip_keeps_everything_else() {
+        let stripped = strip(ENGINE_WASM).expect("the engine re-encodes");
+        let exports = |module: &[u8]| -> Vec<String> {
+            let mut names = Vec::new();
+            for payload in wasmparser::Parser::new(0).parse_all(module) {
+                match payload.expect("the module parses") {
+                    wasmparser::Payload::ExportSection(reader) => {
+                        for export in reader {
+                            names.push(export.expect("an export parses").name.to_string());
+                        }
+                    }
+                    wasmparser::Payload::CustomSection(reader) => {
+                        names.push(format!("custom section {}", reader.name()));
+                    }
+                    _ => {}
+                }
+            }
+            names
+        };
+        let mut expected = exports(ENGINE_WASM);
+        assert!(expected.iter().any(|name| name == LOAD_EXPORT));
+        expected.retain(|name| name != LOAD_EXPORT && name != "custom section name");
+        assert_eq!(exports(&stripped), expected);
+        wasmparser::Validator::new()
+            .validate_all(&stripped)
+            .expect("the module stays valid");
+    }
 }

@@ -93,12 +93,12 @@ pub fn inspect(component: &[u8]) -> Result<Metadata, InspectError> {
     for payload in Parser::new(0).parse_all(component) {
         let payload = payload.map_err(|e| InspectError::NotAComponent(e.to_string()))?;
         match payload {
-            Payload::Version { encoding, .. } => {
-                if depth == 0 && encoding != wasmparser::Encoding::Component {
-                    return Err(InspectError::NotAComponent(
-                        "this is a core wasm module".into(),
-                    ));
-                }
+            Payload::Version { encoding, .. }
+                if depth == 0 && encoding != wasmparser::Encoding::Component =>
+            {
+                return Err(InspectError::NotAComponent(
+                    "this is a core wasm module".into(),
+                ));
             }
             Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
             Payload::End(_) => depth = depth.saturating_sub(1),

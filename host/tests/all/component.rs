@@ -245,6 +245,7 @@ fn a_runaway_policy_stops_at_its_budget() {
         error.to_string(),
         "the policy exceeded its execution budget of 1000 fuel units"
     );
+    assert!(!format!("{error:?}").contains(MARKER));
     // A failed instance is not used again.
     assert_eq!(
         instance
@@ -284,6 +285,40 @@ fn a_lead_too_large_for_the_memory_limit_stops_with_a_clear_error() {
         "the policy exceeded its memory limit of 16 MiB"
     );
     assert!(!format!("{error:?}").contains(MARKER));
+}
+
+/// The largest lead `leadfilter run` accepts by default (1 MiB) fits in the
+/// default budget and memory limit, in the shapes that cost the most.
+#[test]
+fn a_large_lead_fits_the_default_limits() {
+    let native = Engine::from_json(&canonical(POLICY)).expect("the policy loads natively");
+    let size = 1 << 20;
+    let text = format!("{MARKER} +1 555 0100 4111 1111 1111 1111 192.168.0.1 ");
+    let scrubbed = format!(r#"{{"notes":"{}"}}"#, text.repeat(size / text.len() - 1));
+    let mut wide = String::from("{");
+    for i in 0..size / 16 {
+        wide.push_str(&format!(r#""k{i:07}":"v","#));
+    }
+    wide.push_str(r#""first_name":"Ada"}"#);
+    let numbers = format!(
+        "{{\"first_name\":[{}0]}}",
+        "12345.678e-3,".repeat(size / 13 - 1)
+    );
+    for (name, lead) in [("scrubbed", scrubbed), ("wide", wide), ("numbers", numbers)] {
+        assert!(lead.len() <= size + 64, "{name}: {} bytes", lead.len());
+        let start = Instant::now();
+        let mut instance = policy().instantiate().expect("the policy instantiates");
+        let answer = instance
+            .transform(&lead, &secrets())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        eprintln!(
+            "{name} lead of {} bytes: {:?}, {} fuel units",
+            lead.len(),
+            start.elapsed(),
+            instance.fuel_used()
+        );
+        assert_eq!(answer, native.transform(&lead, &secrets()), "{name}");
+    }
 }
 
 #[test]

@@ -1,3 +1,5 @@
 //! The integration tests of `leadfilter`, one binary with a module per area.
 
+mod cli;
 mod component;
+mod golden;
