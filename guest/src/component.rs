@@ -90,14 +90,16 @@ unsafe extern "C" fn leadfilter_load(ptr: *mut u8, len: usize) -> *const u32 {
 }
 
 /// Wizer's initialisation function, run after [`leadfilter_load`] and before
-/// the snapshot: one transform of an empty lead warms whatever the engine
-/// builds lazily, so that the first lead of a fresh instance does not pay
-/// for it. Its result does not matter.
+/// the snapshot: [`Engine::warm_up`] runs every regular expression once, and
+/// one transform of an empty lead warms whatever else the engine builds
+/// lazily, so that the first lead of a fresh instance does not pay for it.
+/// Its result does not matter.
 #[allow(unsafe_code)] // `no_mangle`: Wizer calls it by this name.
 #[unsafe(no_mangle)]
 extern "C" fn leadfilter_initialize() {
     ENGINE.with(|cell| {
         if let Some(engine) = cell.get() {
+            engine.warm_up();
             let _ = engine.transform("{}", &[]);
         }
     });

@@ -105,6 +105,23 @@ impl Cond {
         })
     }
 
+    /// Runs every regular expression once, so its lazy caches exist.
+    pub(crate) fn warm_up(&self) {
+        match self {
+            Cond::All(conditions) | Cond::Any(conditions) => {
+                conditions.iter().for_each(Cond::warm_up)
+            }
+            Cond::Not(condition) => condition.warm_up(),
+            Cond::Test {
+                test: CompiledTest::Matches(regex),
+                ..
+            } => {
+                let _ = regex.is_match("warm-up text 0123456789");
+            }
+            Cond::Test { .. } => {}
+        }
+    }
+
     /// Whether the condition holds for `lead`.
     pub(crate) fn holds(&self, lead: &Json) -> bool {
         match self {

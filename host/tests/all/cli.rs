@@ -94,12 +94,20 @@ fn run_filters_one_lead_through_a_compiled_policy() {
         stdout(&out),
         "{\"lead_id\":\"L-1\",\"email\":\"leaky.marker@example.com\",\"address\":{\"country\":\"US\",\"city\":\"Springfield\"},\"notes\":\"call [PHONE]\"}\n"
     );
-    assert!(stderr(&out).contains("1 lead: 1 filtered, 0 failed"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("1 lead: 1 filtered, 0 failed"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn the_component_and_the_native_engine_agree_on_the_examples() {
-    for name in ["landing-page-to-crm", "typeform-to-slack", "facebook-to-ads"] {
+    for name in [
+        "landing-page-to-crm",
+        "typeform-to-slack",
+        "facebook-to-ads",
+    ] {
         let policy = example(&format!("{name}/policy.yaml"));
         let lead = std::fs::read_to_string(example(&format!("{name}/lead.json"))).unwrap();
         let wasm = leadfilter(&["run", path(&policy)], &lead);
@@ -112,7 +120,8 @@ fn the_component_and_the_native_engine_agree_on_the_examples() {
 
 #[test]
 fn ndjson_accounts_for_every_line() {
-    let rejected = r#"{"lead_id":"L-2","email":"rejected.marker@example.com","consent":{"terms":false}}"#;
+    let rejected =
+        r#"{"lead_id":"L-2","email":"rejected.marker@example.com","consent":{"terms":false}}"#;
     let broken = r#"{"lead_id":"L-3","email":"broken.marker@example.com""#;
     let duplicate = r#"{"lead_id":"L-4","lead_id":"dup.marker","email":"x@example.com","consent":{"terms":true}}"#;
     let input = format!("{LEAD}\n{rejected}\n\n{broken}\n{duplicate}\n{LEAD}\n");
@@ -137,7 +146,11 @@ fn ndjson_accounts_for_every_line() {
         vec![(2, "rejected"), (4, "invalid-json"), (5, "invalid-json")]
     );
     assert_eq!(records[0]["message"], "the lead did not accept the terms");
-    let all = format!("{}{}", std::fs::read_to_string(&errors).unwrap(), stderr(&out));
+    let all = format!(
+        "{}{}",
+        std::fs::read_to_string(&errors).unwrap(),
+        stderr(&out)
+    );
     assert_no_values(&all, &["marker", "L-2", "L-3", "L-4"]);
     assert!(
         stderr(&out).contains("5 leads: 2 filtered, 3 failed (invalid-json 2, rejected 1)"),
@@ -170,7 +183,11 @@ fn a_missing_secret_stops_before_any_lead_is_read() {
     let out = leadfilter_env(&["run", path(crm_wasm())], LEAD, &[]);
     assert_eq!(out.status.code(), Some(3));
     assert!(stdout(&out).is_empty());
-    assert!(stderr(&out).contains("LEADFILTER_SECRET_PEPPER"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("LEADFILTER_SECRET_PEPPER"),
+        "{}",
+        stderr(&out)
+    );
     assert_no_values(&stderr(&out), &["marker"]);
 }
 
@@ -185,7 +202,12 @@ fn secrets_come_from_named_variables_and_files() {
         &[("MY_PEPPER", PEPPER)],
     );
     let from_file = leadfilter_env(
-        &["run", path(crm_wasm()), "--secret", &format!("pepper=file:{}", path(&file))],
+        &[
+            "run",
+            path(crm_wasm()),
+            "--secret",
+            &format!("pepper=file:{}", path(&file)),
+        ],
         &eu,
         &[],
     );
@@ -193,19 +215,31 @@ fn secrets_come_from_named_variables_and_files() {
     assert_eq!(from_env.status.code(), Some(0), "{}", stderr(&from_env));
     assert_eq!(stdout(&from_env), stdout(&default));
     assert_eq!(stdout(&from_file), stdout(&default));
-    assert!(!stdout(&default).contains("leaky.marker"), "the EU e-mail is hashed");
+    assert!(
+        !stdout(&default).contains("leaky.marker"),
+        "the EU e-mail is hashed"
+    );
     assert_no_values(&stderr(&from_file), &[PEPPER]);
 }
 
 #[test]
 fn a_literal_secret_on_the_command_line_is_refused() {
     let out = leadfilter(
-        &["run", path(crm_wasm()), "--secret", "pepper=hunter2-literal"],
+        &[
+            "run",
+            path(crm_wasm()),
+            "--secret",
+            "pepper=hunter2-literal",
+        ],
         LEAD,
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(stdout(&out).is_empty());
-    assert!(stderr(&out).contains("pepper=env:VARIABLE"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("pepper=env:VARIABLE"),
+        "{}",
+        stderr(&out)
+    );
     assert_no_values(&stderr(&out), &["hunter2-literal"]);
 }
 
@@ -284,7 +318,14 @@ fn a_policy_that_runs_out_of_memory_is_a_runtime_error_without_values() {
         "mem.marker 312-555-0199 ".repeat(40_000)
     );
     let out = leadfilter(
-        &["run", path(crm_wasm()), "--memory-mib", "1", "--max-lead-bytes", "4000000"],
+        &[
+            "run",
+            path(crm_wasm()),
+            "--memory-mib",
+            "1",
+            "--max-lead-bytes",
+            "4000000",
+        ],
         &huge,
     );
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));

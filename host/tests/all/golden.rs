@@ -25,9 +25,9 @@ use serde_json::{Value, json};
 /// appear in a failure's message or paths.
 const LEAK_MIN_CHARS: usize = 4;
 
-/// Cases compiled at once. Compiling a component is the slow part, and it
-/// uses one core.
-const WORKERS: usize = 2;
+/// Cases compiled at once, at most. Compiling a component to machine code is
+/// the slow part, and it uses one core.
+const MAX_WORKERS: usize = 4;
 
 fn cases_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/cases")
@@ -79,9 +79,13 @@ fn golden_cases() {
     let setup = start.elapsed();
 
     // Workers take cases in order; reports are kept by case index.
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, MAX_WORKERS)
+        .min(dirs.len());
     let next = AtomicUsize::new(0);
     let reports: Vec<(usize, Report)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..WORKERS.min(dirs.len()))
+        let handles: Vec<_> = (0..workers)
             .map(|_| {
                 scope.spawn(|| {
                     let mut done = Vec::new();
@@ -94,7 +98,7 @@ fn golden_cases() {
                 })
             })
             .collect();
-        let mut all: Vec<(usize, Report)> = workers
+        let mut all: Vec<(usize, Report)> = handles
             .into_iter()
             .flat_map(|worker| worker.join().expect("a golden worker finished"))
             .collect();
@@ -105,7 +109,7 @@ fn golden_cases() {
     let compile_time: Duration = reports.iter().map(|(_, r)| r.compile_time).sum();
     let load_time: Duration = reports.iter().map(|(_, r)| r.load_time).sum();
     eprintln!(
-        "golden: {} cases in {:.1?} over {WORKERS} workers (set-up {:.1?}; in all: compiling {:.1?}, loading {:.1?})",
+        "golden: {} cases in {:.1?} over {workers} workers (set-up {:.1?}; in all: compiling {:.1?}, loading {:.1?})",
         reports.len(),
         start.elapsed(),
         setup,
@@ -267,8 +271,8 @@ fn failure_paths(failure: &Failure) -> Vec<String> {
 }
 
 fn failure_text(failure: &Failure) -> String {
-    let mut text = serde_json::to_string_pretty(&failure_value(failure))
-        .expect("a failure serialises");
+    let mut text =
+        serde_json::to_string_pretty(&failure_value(failure)).expect("a failure serialises");
     text.push('\n');
     text
 }
@@ -457,9 +461,8 @@ fn lead_values(lead: &str) -> Vec<String> {
 
 #[test]
 fn the_leak_scan_finds_values_not_names() {
-    let values = lead_values(
-        r#"{"name": "Ada \"L\"", "n": -1.5e3, "bad": "\ud800", "x": [true, "tail"#,
-    );
+    let values =
+        lead_values(r#"{"name": "Ada \"L\"", "n": -1.5e3, "bad": "\ud800", "x": [true, "tail"#);
     assert_eq!(
         values,
         vec![
@@ -470,4 +473,23 @@ fn the_leak_scan_finds_values_not_names() {
             "tail".to_string(),
         ]
     );
+}
+
+#[test]
+fn the_leak_check_catches_a_value_in_a_message() {
+    let lead = r#"{"birth_date": "30/09/1971", "ref": "email"}"#;
+    let leaking = Failure::Transform(leadfilter_engine::Violation {
+        path: "/birth_date".into(),
+        message: "`30/09/1971` is not a date".into(),
+    });
+    assert!(leaks(lead, "", &leaking).is_some());
+    let clean = Failure::Transform(leadfilter_engine::Violation {
+        path: "/birth_date".into(),
+        message: "`date` needs an RFC 3339 date or date-time".into(),
+    });
+    assert!(leaks(lead, "", &clean).is_none());
+    // A value that the policy spells out may appear.
+    let named = Failure::Rejected("no rule governs `/email`".into());
+    assert!(leaks(lead, "/fields/[ref=email]", &named).is_none());
+    assert!(leaks(lead, "", &named).is_some());
 }
