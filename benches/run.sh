@@ -7,7 +7,7 @@ N=${1:-100000}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-cargo build --release --locked -p leadfilter >&2
+cargo build --release --locked -p leadfilter --bin leadfilter --example instantiate >&2
 lf=target/release/leadfilter
 export LEADFILTER_CACHE_DIR="$work/cache"
 export LEADFILTER_SECRET_PEPPER=bench-pepper
@@ -26,7 +26,7 @@ best() {
     t1=$(date +%s.%N)
     best=$(python3 -c "a='$best'; b=$t1-$t0; print(b if not a or b < float(a) else a)")
   done
-  echo "$best"
+  python3 -c "print(f'{$best:.3f}')"
 }
 rate() { python3 -c "print(f'{$N / $1:,.0f}')"; }
 ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
@@ -46,6 +46,8 @@ t_compile=$(best "$lf" compile examples/landing-page-to-crm/policy.yaml -o "$wor
 one_lead=$(head -n1 "$work/leads.ndjson")
 t_cached=$(best sh -c "echo '$one_lead' | $lf run -q $work/crm.wasm")
 t_uncached=$(best sh -c "rm -rf $work/cache; echo '$one_lead' | $lf run -q $work/crm.wasm")
+
+isolation=$(target/release/examples/instantiate "$work/crm.wasm" "$work/leads-small.ndjson" 5000)
 
 mem_small=$(peak_kib "$lf" run -q "$work/crm.wasm" "$work/leads-small.ndjson")
 mem_large=$(peak_kib "$lf" run -q "$work/crm.wasm" "$work/leads.ndjson")
@@ -76,6 +78,12 @@ Input: $N leads from \`benches/gen_leads.py $N 42\` ($(python3 -c "print(f'{$byt
 | \`leadfilter compile\` (check, pre-initialise, componentize) | $t_compile |
 | \`run\` on one lead, compiled code cached on disk | $t_cached |
 | \`run\` on one lead, cache empty (wasmtime compiles the component) | $t_uncached |
+
+### Isolation: a fresh instance per lead (\`cargo run --release -p leadfilter --example instantiate\`, crm.wasm, pooling allocator, 5000 rounds)
+
+\`\`\`
+$isolation
+\`\`\`
 
 ### Peak memory (\`run\` with the component, GNU time max RSS)
 
