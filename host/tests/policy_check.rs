@@ -108,7 +108,7 @@ fn unkeyed_hashes_and_unused_secrets_are_warnings() {
     assert_eq!(
         warnings,
         vec![
-            "fields./email.hash.unkeyed: a plain SHA-256 without a key: unkeyed hashes of emails can be reversed by guessing",
+            "fields./email.hash.unkeyed: a plain SHA-256 without a key: unkeyed hashes of e-mail addresses and phone numbers can be reversed by guessing",
             "secrets[0]: secret `pepper` is declared but no `hash` uses it",
         ]
     );

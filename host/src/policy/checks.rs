@@ -166,7 +166,7 @@ fn check_hash<'p>(
     if hash.unkeyed {
         findings.warning(
             location.key("unkeyed"),
-            "a plain SHA-256 without a key: unkeyed hashes of emails can be reversed by guessing",
+            "a plain SHA-256 without a key: unkeyed hashes of e-mail addresses and phone numbers can be reversed by guessing",
             "use `key:` with a declared secret unless the destination demands plain SHA-256",
         );
     }

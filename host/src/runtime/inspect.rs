@@ -49,7 +49,20 @@ impl Metadata {
                 names.join(", ")
             }
         };
-        let schema = |text: &Option<String>| text.clone().unwrap_or_else(|| "none".into());
+        // The text form names a schema (its `title` or `$id`) and its size;
+        // `--json` gives the schemas whole.
+        let schema = |text: &Option<String>| match text {
+            None => "none".to_string(),
+            Some(text) => {
+                let value: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+                let name = ["title", "$id"]
+                    .iter()
+                    .find_map(|key| value.get(key).and_then(|v| v.as_str()))
+                    .map(|name| format!("`{name}`, "))
+                    .unwrap_or_default();
+                format!("{name}{} bytes", text.len())
+            }
+        };
         format!(
             "name: {}\nversion: {}\ndigest: {}\nsecrets: {}\ninput schema: {}\n\
              output schema: {}\nengine: {} ({})\nimports: {}\nexports: {}\n",
