@@ -56,8 +56,9 @@ impl std::fmt::Debug for Secret {
     }
 }
 
-/// What a policy is (the WIT `policy-info`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a policy is (the WIT `policy-info`). Serialises with snake_case
+/// field names, as in the `leadfilter-policy` custom section.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PolicyInfo {
     /// The policy's name.
     pub name: String,

@@ -127,7 +127,10 @@ impl Compiler {
             .map_err(|e| LoadError::Policy(e.to_string()))?;
         let canonical = policy.canonical_json();
         let native = leadfilter_engine::Engine::from_json(&canonical)?;
-        let metadata = PolicyMetadata::new(native.info(), self.engine_metadata.clone());
+        let metadata = PolicyMetadata {
+            info: native.info().clone(),
+            engine: self.engine_metadata.clone(),
+        };
 
         let module = self.snapshot(&canonical)?;
         let module = strip(&module).map_err(CompileError::Encode)?;

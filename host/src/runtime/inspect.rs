@@ -27,12 +27,12 @@ impl Metadata {
         };
         let policy = &self.policy;
         serde_json::json!({
-            "name": policy.name,
-            "version": policy.version,
-            "digest": policy.digest,
-            "secrets": policy.secrets,
-            "input_schema": schema(&policy.input_schema),
-            "output_schema": schema(&policy.output_schema),
+            "name": policy.info.name,
+            "version": policy.info.version,
+            "digest": policy.info.digest,
+            "secrets": policy.info.secrets,
+            "input_schema": schema(&policy.info.input_schema),
+            "output_schema": schema(&policy.info.output_schema),
             "engine": policy.engine,
             "imports": self.imports,
             "exports": self.exports,
@@ -66,12 +66,12 @@ impl Metadata {
         format!(
             "name: {}\nversion: {}\ndigest: {}\nsecrets: {}\ninput schema: {}\n\
              output schema: {}\nengine: {} ({})\nimports: {}\nexports: {}\n",
-            policy.name,
-            policy.version,
-            policy.digest,
-            names(&policy.secrets),
-            schema(&policy.input_schema),
-            schema(&policy.output_schema),
+            policy.info.name,
+            policy.info.version,
+            policy.info.digest,
+            names(&policy.info.secrets),
+            schema(&policy.info.input_schema),
+            schema(&policy.info.output_schema),
             policy.engine.version,
             policy.engine.digest,
             names(&self.imports),

@@ -147,14 +147,14 @@ fn compiling_twice_gives_the_same_bytes() {
 fn the_metadata_section_is_readable_without_running() {
     let metadata = runtime::inspect(component()).expect("the component inspects");
     let native = Engine::from_json(&canonical(POLICY)).expect("the policy loads natively");
-    assert_eq!(metadata.policy.info(), *native.info());
-    assert_eq!(metadata.policy.name, "crm");
-    assert_eq!(metadata.policy.version, "1.2.0");
+    assert_eq!(metadata.policy.info, *native.info());
+    assert_eq!(metadata.policy.info.name, "crm");
+    assert_eq!(metadata.policy.info.version, "1.2.0");
     assert_eq!(
-        metadata.policy.digest,
+        metadata.policy.info.digest,
         Policy::from_json(POLICY.as_bytes()).unwrap().digest()
     );
-    assert_eq!(metadata.policy.secrets, vec!["pepper".to_string()]);
+    assert_eq!(metadata.policy.info.secrets, vec!["pepper".to_string()]);
     assert_eq!(metadata.policy.engine.version, env!("CARGO_PKG_VERSION"));
     assert_eq!(
         metadata.policy.engine.digest,
@@ -177,7 +177,7 @@ fn info_round_trips_the_metadata() {
         .expect("the policy instantiates")
         .info()
         .expect("info answers");
-    assert_eq!(info, metadata.info());
+    assert_eq!(info, metadata.info);
 }
 
 #[test]
