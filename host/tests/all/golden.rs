@@ -1,5 +1,5 @@
-//! Golden cases: every directory under `tests/cases/` (format in
-//! `tests/cases/README.md`) runs through the native engine and through its
+//! Golden cases: every directory under `tests/conformance/` (format in
+//! `tests/conformance/README.md`) runs through the native engine and through its
 //! compiled policy component; both answers must be equal, and equal to the
 //! expected files. Every mismatch of every case is collected and reported
 //! together, each with a diff.
@@ -30,7 +30,7 @@ const LEAK_MIN_CHARS: usize = 4;
 const MAX_WORKERS: usize = 4;
 
 fn cases_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/cases")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/conformance")
 }
 
 /// Compiled code is cached under the target directory (as in
@@ -66,7 +66,7 @@ fn blessing() -> bool {
 fn golden_cases() {
     let filter = std::env::var("GOLDEN_CASE").unwrap_or_default();
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(cases_dir())
-        .expect("tests/cases exists")
+        .expect("tests/conformance exists")
         .map(|entry| entry.expect("a directory entry reads").path())
         .filter(|path| path.is_dir())
         .filter(|path| name_of(path).contains(filter.as_str()))
