@@ -47,11 +47,17 @@ fn main() -> Result<()> {
 
     let mut instantiate = Duration::ZERO;
     let mut fresh = Duration::ZERO;
+    let mut dropping = Duration::ZERO;
     for i in 0..rounds {
         let t0 = Instant::now();
         let mut instance = loaded.instantiate()?;
         let t1 = Instant::now();
         instance.transform(lead(i), &secrets)?.ok();
+        // Dropping the instance returns its memory slot to the pool (and
+        // resets it), which is part of what isolation costs.
+        let t2 = Instant::now();
+        drop(instance);
+        dropping += t2.elapsed();
         fresh += t1.elapsed();
         instantiate += t1 - t0;
     }
@@ -64,7 +70,8 @@ fn main() -> Result<()> {
     let per = |d: Duration| d.as_secs_f64() * 1e6 / rounds as f64;
     println!("load (cached code): {:.1} ms", load.as_secs_f64() * 1e3);
     println!("instantiate: {:.1} µs", per(instantiate));
-    println!("transform, fresh instance: {:.1} µs", per(fresh));
+    println!("transform + drop, fresh instance: {:.1} µs", per(fresh));
+    println!("of which drop: {:.1} µs", per(dropping));
     println!("transform, warm instance: {:.1} µs", per(warm_total));
     println!(
         "fresh instance + transform / warm transform: {:.2}",

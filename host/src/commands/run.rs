@@ -49,10 +49,13 @@ pub struct RunArgs {
     /// The most memory the policy may use, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = runtime::DEFAULT_MEMORY_LIMIT >> 20)]
     memory_mib: usize,
-    /// The execution budget for one lead, in fuel units (about one per Wasm
-    /// instruction).
-    #[arg(long, value_name = "UNITS", default_value_t = runtime::DEFAULT_FUEL)]
-    fuel: u64,
+    /// The longest the policy may run on one lead, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = runtime::DEFAULT_TIMEOUT.as_millis() as u64)]
+    timeout_ms: u64,
+    /// Also meter fuel: a deterministic execution budget for one lead, in
+    /// units of about one Wasm instruction (slower; off by default).
+    #[arg(long, value_name = "UNITS")]
+    fuel: Option<u64>,
     /// Which engine runs the policy: the compiled component in wasmtime, or
     /// the same engine built natively (needs a policy source; for
     /// comparisons and benchmarks).
@@ -261,6 +264,7 @@ impl Filter {
                 .with_context(|| format!("cannot compile `{}`", args.policy.display()))?,
         };
         let runtime = Runtime::new(&RuntimeOptions {
+            timeout: std::time::Duration::from_millis(args.timeout_ms),
             fuel: args.fuel,
             memory_limit: args.memory_mib << 20,
             ..RuntimeOptions::default()

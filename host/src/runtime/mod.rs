@@ -8,8 +8,10 @@
 //! instance to another. The policy inside was loaded when it was compiled
 //! (see [`crate::compile`]), so a fresh instance is cheap.
 //!
-//! Every call runs with a fuel budget and a memory limit: a policy that runs
-//! away or grows past the limit ends with [`RuntimeError::Budget`] or
+//! Every call runs with a time limit (wasmtime's epoch interruption, ticked
+//! by a background thread), optionally a deterministic fuel budget, and a
+//! memory limit: a policy that runs away or grows past the limit ends with
+//! [`RuntimeError::Timeout`], [`RuntimeError::Budget`] or
 //! [`RuntimeError::Memory`], never by hanging the host. Results map to the
 //! engine crate's types, so a component's answer compares with `==` to the
 //! native engine's.
@@ -29,6 +31,8 @@
 
 mod cache;
 mod inspect;
+
+use std::time::Duration;
 
 use leadfilter_engine::{Change, Failure, Outcome, PolicyInfo, Secret, Violation};
 use wasmtime::component::{Component, Linker};
@@ -53,7 +57,8 @@ use bindings::exports::leadfilter::policy::filter as wit;
 /// The interface every policy component exports.
 pub const POLICY_INTERFACE: &str = "leadfilter:policy/filter@0.1.0";
 
-/// Fuel for one call by default.
+/// A generous fuel budget for one call, for callers that want a
+/// deterministic limit ([`RuntimeOptions::fuel`]; none by default).
 ///
 /// Wasmtime charges one unit per Wasm instruction plus one per byte that
 /// `memory.copy` and `memory.fill` move, so fuel measures work, not only
@@ -61,6 +66,15 @@ pub const POLICY_INTERFACE: &str = "leadfilter:policy/filter@0.1.0";
 /// personal data under `scrub`, used 1.3 billion units (about 60 ms); a loop
 /// of plain instructions burns through ten billion in a few seconds.
 pub const DEFAULT_FUEL: u64 = 10_000_000_000;
+
+/// The time one call may take by default.
+///
+/// The costliest lead measured (1 MiB of text dense with personal data under
+/// `scrub`) takes about 60 ms.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How often the epoch advances: the granularity of the time limit.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Linear memory a policy instance may use by default.
 pub const DEFAULT_MEMORY_LIMIT: usize = 64 << 20;
@@ -70,10 +84,15 @@ pub const DEFAULT_MEMORY_LIMIT: usize = 64 << 20;
 pub struct RuntimeOptions {
     /// Where to cache compiled code.
     pub cache: CacheSetting,
-    /// Fuel for one `transform` or `info` call (one unit per Wasm
-    /// instruction and per byte of bulk memory copy or fill; see
-    /// [`DEFAULT_FUEL`]).
-    pub fuel: u64,
+    /// The longest one `transform` or `info` call may run (measured with
+    /// wasmtime's epochs, to within about 10 ms).
+    pub timeout: Duration,
+    /// A fuel budget for one call, if any (one unit per Wasm instruction and
+    /// per byte of bulk memory copy or fill; see [`DEFAULT_FUEL`]). Unlike
+    /// the timeout it stops a policy at the same point on every machine, but
+    /// metering costs about a fifth of the component's speed, so it is off
+    /// by default.
+    pub fuel: Option<u64>,
     /// The most linear memory one instance may have, in bytes.
     pub memory_limit: usize,
     /// Use wasmtime's pooling allocator with room for this many instances
@@ -87,7 +106,8 @@ impl Default for RuntimeOptions {
     fn default() -> Self {
         RuntimeOptions {
             cache: CacheSetting::Default,
-            fuel: DEFAULT_FUEL,
+            timeout: DEFAULT_TIMEOUT,
+            fuel: None,
             memory_limit: DEFAULT_MEMORY_LIMIT,
             pooling: None,
         }
@@ -120,6 +140,12 @@ pub enum RuntimeError {
     Budget {
         /// The budget.
         fuel: u64,
+    },
+    /// The call ran past its time limit.
+    #[error("the policy exceeded its time limit of {ms} ms")]
+    Timeout {
+        /// The limit in milliseconds.
+        ms: u128,
     },
     /// The instance tried to grow past the memory limit.
     #[error("the policy exceeded its memory limit of {mib} MiB")]
@@ -168,22 +194,30 @@ impl std::fmt::Debug for Runtime {
 impl Runtime {
     /// Sets up wasmtime.
     pub fn new(options: &RuntimeOptions) -> Result<Runtime, RuntimeError> {
-        let mut config = Config::new();
-        config.wasm_component_model(true);
-        config.consume_fuel(true);
-        config.cache(options.cache.build().map_err(RuntimeError::Setup)?);
-        if let Some(instances) = options.pooling {
-            let mut pooling = PoolingAllocationConfig::default();
-            pooling
-                .total_component_instances(instances)
-                .total_core_instances(instances)
-                .total_memories(instances)
-                .total_tables(instances)
-                .max_memory_size(options.memory_limit);
-            config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
-        }
-        let engine =
-            wasmtime::Engine::new(&config).map_err(|e| RuntimeError::Setup(format!("{e:#}")))?;
+        let config =
+            |pagemap_scan: bool| -> Result<Config, RuntimeError> {
+                let mut config = Config::new();
+                config.wasm_component_model(true);
+                config.consume_fuel(options.fuel.is_some());
+                config.epoch_interruption(true);
+                config.cache(options.cache.build().map_err(RuntimeError::Setup)?);
+                if let Some(instances) = options.pooling {
+                    config.allocation_strategy(InstanceAllocationStrategy::Pooling(
+                        pooling_config(instances, options.memory_limit, pagemap_scan),
+                    ));
+                }
+                Ok(config)
+            };
+        // Resetting only the pages an instance wrote needs Linux's
+        // PAGEMAP_SCAN (kernel 6.7 or later); where it is missing, the pool
+        // falls back to wasmtime's defaults.
+        let engine = match wasmtime::Engine::new(&config(options.pooling.is_some())?) {
+            Ok(engine) => engine,
+            Err(_) if options.pooling.is_some() => wasmtime::Engine::new(&config(false)?)
+                .map_err(|e| RuntimeError::Setup(format!("{e:#}")))?,
+            Err(e) => return Err(RuntimeError::Setup(format!("{e:#}"))),
+        };
+        spawn_epoch_ticker(&engine)?;
         let linker = Linker::new(&engine);
         Ok(Runtime {
             engine,
@@ -231,6 +265,8 @@ impl Runtime {
         Ok(LoadedPolicy {
             pre,
             fuel: self.options.fuel,
+            deadline: deadline_ticks(self.options.timeout),
+            timeout: self.options.timeout,
             memory_limit: self.options.memory_limit,
             metadata,
         })
@@ -242,7 +278,9 @@ impl Runtime {
 #[derive(Clone)]
 pub struct LoadedPolicy {
     pre: bindings::PolicyPre<Limits>,
-    fuel: u64,
+    fuel: Option<u64>,
+    deadline: u64,
+    timeout: Duration,
     memory_limit: usize,
     metadata: Option<PolicyMetadata>,
 }
@@ -270,16 +308,17 @@ impl LoadedPolicy {
         };
         let mut store = Store::new(self.pre.engine(), limits);
         store.limiter(|limits| limits);
-        store
-            .set_fuel(self.fuel)
-            .map_err(|e| RuntimeError::Setup(format!("{e:#}")))?;
+        store.epoch_deadline_trap();
         let mut instance = PolicyInstance {
             store,
             bindings: None,
             fuel: self.fuel,
-            fuel_used: 0,
+            deadline: self.deadline,
+            timeout: self.timeout,
+            fuel_used: None,
             poisoned: false,
         };
+        instance.enter()?;
         match self.pre.instantiate(&mut instance.store) {
             Ok(bindings) => {
                 instance.bindings = Some(bindings);
@@ -295,8 +334,10 @@ impl LoadedPolicy {
 pub struct PolicyInstance {
     store: Store<Limits>,
     bindings: Option<bindings::Policy>,
-    fuel: u64,
-    fuel_used: u64,
+    fuel: Option<u64>,
+    deadline: u64,
+    timeout: Duration,
+    fuel_used: Option<u64>,
     poisoned: bool,
 }
 
@@ -362,27 +403,34 @@ impl PolicyInstance {
         }
     }
 
-    /// The fuel the last `transform` or `info` call used, out of the budget
-    /// ([`RuntimeOptions::fuel`]); a call that ran out used all of it.
-    pub fn fuel_used(&self) -> u64 {
+    /// The fuel the last `transform` or `info` call used, out of the budget,
+    /// when the runtime meters fuel ([`RuntimeOptions::fuel`]); a call that
+    /// ran out used all of it.
+    pub fn fuel_used(&self) -> Option<u64> {
         self.fuel_used
     }
 
     fn count_fuel(&mut self) {
-        let left = self.store.get_fuel().unwrap_or(0);
-        self.fuel_used = self.fuel.saturating_sub(left);
+        if let Some(fuel) = self.fuel {
+            let left = self.store.get_fuel().unwrap_or(0);
+            self.fuel_used = Some(fuel.saturating_sub(left));
+        }
     }
 
-    /// Readies the store for a call: the full fuel budget, no memory
-    /// overrun seen.
+    /// Readies the store for a call: a fresh deadline, the full fuel budget,
+    /// no memory overrun seen.
     fn enter(&mut self) -> Result<(), RuntimeError> {
-        if self.poisoned || self.bindings.is_none() {
+        if self.poisoned {
             return Err(RuntimeError::Poisoned);
         }
         self.store.data_mut().exceeded = false;
-        self.store
-            .set_fuel(self.fuel)
-            .map_err(|e| RuntimeError::Setup(format!("{e:#}")))
+        self.store.set_epoch_deadline(self.deadline);
+        if let Some(fuel) = self.fuel {
+            self.store
+                .set_fuel(fuel)
+                .map_err(|e| RuntimeError::Setup(format!("{e:#}")))?;
+        }
+        Ok(())
     }
 
     /// Classifies a failed call and poisons the instance.
@@ -395,13 +443,82 @@ impl PolicyInstance {
             };
         }
         match error.downcast_ref::<Trap>() {
-            Some(Trap::OutOfFuel) => RuntimeError::Budget { fuel: self.fuel },
+            Some(Trap::OutOfFuel) => RuntimeError::Budget {
+                fuel: self.fuel.unwrap_or(0),
+            },
+            Some(Trap::Interrupt) => RuntimeError::Timeout {
+                ms: self.timeout.as_millis(),
+            },
             Some(Trap::StackOverflow) => RuntimeError::Stack,
             Some(trap) => RuntimeError::Trap(trap.to_string()),
             None => RuntimeError::Call(format!("{error:#}")),
         }
     }
 }
+
+/// Advances `engine`'s epoch every [`EPOCH_TICK`] for as long as the engine
+/// lives, so that calls past their deadline trap.
+fn spawn_epoch_ticker(engine: &wasmtime::Engine) -> Result<(), RuntimeError> {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("leadfilter-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .map(drop)
+        .map_err(|e| RuntimeError::Setup(format!("cannot start the epoch thread: {e}")))
+}
+
+/// Epoch ticks from now until `timeout` has passed: one more than the
+/// timeout holds, since the current tick is already partly over.
+fn deadline_ticks(timeout: Duration) -> u64 {
+    let ticks = timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos());
+    u64::try_from(ticks).unwrap_or(u64::MAX - 1) + 1
+}
+
+/// The pooling allocator's set-up for `instances` live instances.
+///
+/// A fresh instance starts from the policy's pre-initialised memory image.
+/// By default wasmtime maps that image copy-on-write and, when the instance
+/// is dropped, `madvise`s its pages away, so the next instance in the slot
+/// takes a page fault on every page it touches: for a 1 KB lead that made a
+/// fresh instance's transform about five times slower than a warm one.
+/// With `pagemap_scan`, the pool keeps slots resident and, on drop, copies
+/// back only the pages the instance wrote (found with Linux's PAGEMAP_SCAN),
+/// so the next instance starts with every page mapped (see BENCHMARKS.md,
+/// "Isolation").
+fn pooling_config(
+    instances: u32,
+    memory_limit: usize,
+    pagemap_scan: bool,
+) -> PoolingAllocationConfig {
+    let mut pooling = PoolingAllocationConfig::default();
+    pooling
+        .total_component_instances(instances)
+        .total_core_instances(instances)
+        .total_memories(instances)
+        .total_tables(instances)
+        .max_memory_size(memory_limit);
+    if pagemap_scan {
+        pooling
+            .pagemap_scan(wasmtime::Enabled::Yes)
+            .linear_memory_keep_resident(memory_limit.min(KEEP_RESIDENT))
+            .table_keep_resident(KEEP_RESIDENT_TABLE);
+    }
+    pooling
+}
+
+/// Bytes of linear memory a pool slot keeps resident between instances: more
+/// than a policy's pre-initialised memory (about 4 MiB) plus what a lead's
+/// transform grows it by.
+const KEEP_RESIDENT: usize = 16 << 20;
+
+/// Bytes of function table a pool slot keeps resident between instances.
+const KEEP_RESIDENT_TABLE: usize = 64 << 10;
 
 /// What a store holds: the memory limit and whether a call hit it.
 struct Limits {
