@@ -3,11 +3,18 @@
 //! Every lead read yields exactly one line: the filtered lead on stdout, or
 //! an error record (line, failure kind, message, paths; never a value) on
 //! stderr or in `--errors FILE`. A summary on stderr counts them.
+//!
+//! With more than one job, the reader (this thread) hands batches of leads
+//! to worker threads, each with an instance of its own, and a writer thread
+//! puts their answers back in input order. A fixed number of batches is in
+//! flight at once, so memory stays flat however many leads there are.
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
@@ -61,6 +68,10 @@ pub struct RunArgs {
     /// comparisons and benchmarks).
     #[arg(long, value_enum, default_value_t = EngineKind::Wasm)]
     engine: EngineKind,
+    /// Filter on this many threads (default: one per CPU). Output keeps the
+    /// input's order whatever the number.
+    #[arg(long, short, value_name = "N")]
+    jobs: Option<usize>,
 }
 
 /// Which engine runs the policy.
@@ -97,45 +108,27 @@ pub fn run(args: RunArgs) -> Result<u8> {
             File::open(path).with_context(|| format!("cannot open `{}`", path.display()))?,
         )),
     };
-    let mut errors: Box<dyn Write> = match &args.errors {
-        None => Box::new(io::stderr().lock()),
+    let errors: Box<dyn Write + Send> = match &args.errors {
+        None => Box::new(io::stderr()),
         Some(path) => {
             Box::new(BufWriter::new(File::create(path).with_context(|| {
                 format!("cannot create `{}`", path.display())
             })?))
         }
     };
-    let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
-    let mut summary = Summary::default();
-
-    for record in LeadReader::new(input, args.max_lead_bytes) {
-        let Record { line, lead } = record.context("cannot read the input")?;
-        let result = match lead {
-            Ok(text) => filter.transform(&text, &secrets),
-            Err(e) => Err(Problem::Input(e)),
-        };
-        match result {
-            Ok(outcome) => {
-                summary.filtered += 1;
-                if args.pretty {
-                    write_pretty(&mut out, &outcome.lead)?;
-                } else {
-                    out.write_all(outcome.lead.as_bytes())?;
-                }
-                out.write_all(b"\n")?;
-            }
-            Err(problem) => {
-                *summary.failed.entry(problem.kind()).or_default() += 1;
-                if matches!(problem, Problem::Runtime(_)) {
-                    summary.runtime_errors += 1;
-                }
-                serde_json::to_writer(&mut errors, &problem.record(line))?;
-                errors.write_all(b"\n")?;
-            }
-        }
-    }
-    out.flush()?;
-    errors.flush()?;
+    let sink = Sink {
+        out: BufWriter::with_capacity(1 << 16, io::stdout()),
+        errors,
+        pretty: args.pretty,
+        summary: Summary::default(),
+    };
+    let leads = LeadReader::new(input, args.max_lead_bytes);
+    let jobs = args.jobs.unwrap_or_else(default_jobs).max(1);
+    let summary = if jobs == 1 {
+        filter_in_order(&mut filter, leads, &secrets, sink)?
+    } else {
+        filter_in_parallel(&filter, jobs, leads, &secrets, sink)?
+    };
     if !args.quiet {
         eprintln!("leadfilter: {summary}");
     }
@@ -146,6 +139,193 @@ pub fn run(args: RunArgs) -> Result<u8> {
     } else {
         exit::LEADS_FAILED
     })
+}
+
+/// One job per CPU, but no more than eight: beyond that the reader and the
+/// writer are the bottleneck.
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+}
+
+/// Where answers go: filtered leads to stdout, error records to stderr or
+/// `--errors FILE`, each counted.
+struct Sink {
+    out: BufWriter<io::Stdout>,
+    errors: Box<dyn Write + Send>,
+    pretty: bool,
+    summary: Summary,
+}
+
+impl Sink {
+    /// Writes the answer for the lead that starts on `line`.
+    fn emit(&mut self, line: usize, answer: Result<String, Problem>) -> Result<()> {
+        match answer {
+            Ok(lead) => {
+                self.summary.filtered += 1;
+                if self.pretty {
+                    write_pretty(&mut self.out, &lead)?;
+                } else {
+                    self.out.write_all(lead.as_bytes())?;
+                }
+                self.out.write_all(b"\n")?;
+            }
+            Err(problem) => {
+                *self.summary.failed.entry(problem.kind()).or_default() += 1;
+                if matches!(problem, Problem::Runtime(_)) {
+                    self.summary.runtime_errors += 1;
+                }
+                serde_json::to_writer(&mut self.errors, &problem.record(line))?;
+                self.errors.write_all(b"\n")?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Summary> {
+        self.out.flush()?;
+        self.errors.flush()?;
+        Ok(self.summary)
+    }
+}
+
+/// Filters every lead on this thread.
+fn filter_in_order(
+    filter: &mut Filter,
+    leads: LeadReader<Box<dyn BufRead>>,
+    secrets: &[Secret],
+    mut sink: Sink,
+) -> Result<Summary> {
+    for record in leads {
+        let Record { line, lead } = record.context("cannot read the input")?;
+        sink.emit(line, filter.answer(lead, secrets))?;
+    }
+    sink.finish()
+}
+
+/// A batch closes at this many leads...
+const BATCH_LEADS: usize = 64;
+/// ...or this many bytes of them, whichever comes first.
+const BATCH_BYTES: usize = 256 << 10;
+
+/// Answers of one batch: the line each lead starts on, and its answer.
+type Answers = Vec<(usize, Result<String, Problem>)>;
+
+/// Filters leads on `jobs` worker threads and writes the answers in input
+/// order. At most `4 * jobs` batches are read and not yet written at any
+/// time. A read error stops reading; what was read before it is still
+/// filtered and written, as in [`filter_in_order`], and then the error is
+/// returned.
+fn filter_in_parallel(
+    filter: &Filter,
+    jobs: usize,
+    leads: LeadReader<Box<dyn BufRead>>,
+    secrets: &[Secret],
+    mut sink: Sink,
+) -> Result<Summary> {
+    let in_flight = 4 * jobs;
+    let (batch_tx, batch_rx) = sync_channel::<(usize, Vec<Record>)>(in_flight);
+    let batch_rx = Mutex::new(batch_rx);
+    let (answer_tx, answer_rx) = sync_channel::<(usize, Answers)>(in_flight);
+    let (permit_tx, permit_rx) = sync_channel::<()>(in_flight);
+    for _ in 0..in_flight {
+        permit_tx
+            .send(())
+            .context("cannot set up the worker threads")?;
+    }
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            let mut worker = filter.worker();
+            let answer_tx = answer_tx.clone();
+            let batch_rx = &batch_rx;
+            scope.spawn(move || work(&mut worker, batch_rx, &answer_tx, secrets));
+        }
+        drop(answer_tx);
+        let writer = scope.spawn(move || -> Result<Summary> {
+            let mut pending: BTreeMap<usize, Answers> = BTreeMap::new();
+            let mut next = 0;
+            for (number, answers) in answer_rx {
+                pending.insert(number, answers);
+                while let Some(answers) = pending.remove(&next) {
+                    for (line, answer) in answers {
+                        sink.emit(line, answer)?;
+                    }
+                    next += 1;
+                    // The reader may have stopped; then nobody waits.
+                    let _ = permit_tx.send(());
+                }
+            }
+            if !pending.is_empty() {
+                bail!("a worker thread stopped before filtering its leads");
+            }
+            sink.finish()
+        });
+        let read = read_batches(leads, &batch_tx, &permit_rx);
+        drop(batch_tx);
+        let summary = match writer.join() {
+            Ok(summary) => summary,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        read.and(summary)
+    })
+}
+
+/// Reads leads into batches and sends each once a permit says there is
+/// room. Stops early, without error, when the workers or the writer are
+/// gone (the writer's error is the one to report).
+fn read_batches(
+    leads: LeadReader<Box<dyn BufRead>>,
+    batch_tx: &SyncSender<(usize, Vec<Record>)>,
+    permits: &Receiver<()>,
+) -> Result<()> {
+    let mut number = 0;
+    let mut batch = Vec::with_capacity(BATCH_LEADS);
+    let mut bytes = 0;
+    let mut send = |batch: Vec<Record>| -> bool {
+        let sent = permits.recv().is_ok() && batch_tx.send((number, batch)).is_ok();
+        number += 1;
+        sent
+    };
+    for record in leads {
+        let record = record.context("cannot read the input")?;
+        bytes += record.lead.as_ref().map_or(0, String::len);
+        batch.push(record);
+        if batch.len() == BATCH_LEADS || bytes >= BATCH_BYTES {
+            bytes = 0;
+            if !send(std::mem::replace(
+                &mut batch,
+                Vec::with_capacity(BATCH_LEADS),
+            )) {
+                return Ok(());
+            }
+        }
+    }
+    if !batch.is_empty() {
+        send(batch);
+    }
+    Ok(())
+}
+
+/// A worker: takes batches until there are none, answers every lead.
+fn work(
+    filter: &mut Filter,
+    batches: &Mutex<Receiver<(usize, Vec<Record>)>>,
+    answers: &SyncSender<(usize, Answers)>,
+    secrets: &[Secret],
+) {
+    loop {
+        let next = match batches.lock() {
+            Ok(batches) => batches.recv(),
+            Err(_) => return,
+        };
+        let Ok((number, batch)) = next else { return };
+        let answered = batch
+            .into_iter()
+            .map(|Record { line, lead }| (line, filter.answer(lead, secrets)))
+            .collect();
+        if answers.send((number, answered)).is_err() {
+            return;
+        }
+    }
 }
 
 /// Why one lead produced no output.
@@ -227,7 +407,7 @@ enum Filter {
         instance: Option<PolicyInstance>,
         secrets: Vec<String>,
     },
-    Native(Engine),
+    Native(Arc<Engine>),
 }
 
 impl Filter {
@@ -255,7 +435,7 @@ impl Filter {
             let Some(policy) = source else {
                 bail!("`--engine native` runs a policy source, not a compiled `.wasm`");
             };
-            return Ok(Ok(Filter::Native(Engine::new(policy)?)));
+            return Ok(Ok(Filter::Native(Arc::new(Engine::new(policy)?))));
         }
         let component = match source {
             None => std::fs::read(&args.policy)
@@ -285,6 +465,33 @@ impl Filter {
         match self {
             Filter::Wasm { secrets, .. } => secrets,
             Filter::Native(engine) => &engine.info().secrets,
+        }
+    }
+
+    /// Another filter for the same policy, for a worker thread: the same
+    /// compiled code, an instance of its own.
+    fn worker(&self) -> Filter {
+        match self {
+            Filter::Wasm {
+                policy, secrets, ..
+            } => Filter::Wasm {
+                policy: policy.clone(),
+                instance: None,
+                secrets: secrets.clone(),
+            },
+            Filter::Native(engine) => Filter::Native(Arc::clone(engine)),
+        }
+    }
+
+    /// The answer for one lead read: the filtered lead or why there is none.
+    fn answer(
+        &mut self,
+        lead: std::result::Result<String, InputError>,
+        secrets: &[Secret],
+    ) -> Result<String, Problem> {
+        match lead {
+            Ok(text) => self.transform(&text, secrets).map(|outcome| outcome.lead),
+            Err(e) => Err(Problem::Input(e)),
         }
     }
 

@@ -159,6 +159,65 @@ fn ndjson_accounts_for_every_line() {
     );
 }
 
+/// Several jobs give exactly what one job gives: every line accounted for,
+/// answers in input order, including error records and a lead that kills
+/// its instance (memory) in the middle of a batch.
+#[test]
+fn jobs_keep_the_input_order_and_account_for_every_line() {
+    let rejected = r#"{"lead_id":"L-2","email":"r@example.com","consent":{"terms":false}}"#;
+    let huge = format!(
+        r#"{{"lead_id":"L-5","email":"a@b.co","consent":{{"terms":true}},"notes":"{}"}}"#,
+        "mem.marker 312-555-0199 ".repeat(40_000)
+    );
+    let mut input = String::new();
+    for i in 0..500 {
+        let line = match i % 50 {
+            7 => rejected.to_string(),
+            13 => r#"{"lead_id":"#.to_string(),
+            21 => huge.clone(),
+            _ => LEAD.replace("L-1", &format!("L-{i}")),
+        };
+        input.push_str(&line);
+        input.push('\n');
+    }
+    let run = |jobs: &str| {
+        let errors = scratch().join(format!("jobs-{jobs}.ndjson"));
+        let out = leadfilter(
+            &[
+                "run",
+                path(crm_wasm()),
+                "--jobs",
+                jobs,
+                "--memory-mib",
+                "8",
+                "--max-lead-bytes",
+                "4000000",
+                "--errors",
+                path(&errors),
+            ],
+            &input,
+        );
+        (out, std::fs::read_to_string(&errors).unwrap())
+    };
+    let (one, one_errors) = run("1");
+    assert_eq!(one.status.code(), Some(3), "{}", stderr(&one));
+    assert_eq!(stdout(&one).lines().count(), 470);
+    assert_eq!(one_errors.lines().count(), 30);
+    assert!(
+        stderr(&one).contains("500 leads: 470 filtered, 30 failed"),
+        "{}",
+        stderr(&one)
+    );
+    assert_no_values(&format!("{one_errors}{}", stderr(&one)), &["marker"]);
+    for jobs in ["2", "3"] {
+        let (many, many_errors) = run(jobs);
+        assert_eq!(many.status.code(), one.status.code(), "{jobs} jobs");
+        assert_eq!(stdout(&many), stdout(&one), "{jobs} jobs");
+        assert_eq!(many_errors, one_errors, "{jobs} jobs");
+        assert_eq!(stderr(&many), stderr(&one), "{jobs} jobs");
+    }
+}
+
 #[test]
 fn a_pretty_printed_document_is_one_lead_and_pretty_output_keeps_numbers() {
     let dir = scratch().join("pretty");
