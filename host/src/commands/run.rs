@@ -403,7 +403,7 @@ impl std::fmt::Display for Summary {
 /// The policy, in whichever engine runs it.
 enum Filter {
     Wasm {
-        policy: runtime::LoadedPolicy,
+        policy: Box<runtime::LoadedPolicy>,
         instance: Option<PolicyInstance>,
         secrets: Vec<String>,
     },
@@ -455,7 +455,7 @@ impl Filter {
         let mut instance = policy.instantiate()?;
         let secrets = instance.info()?.secrets;
         Ok(Ok(Filter::Wasm {
-            policy,
+            policy: Box::new(policy),
             instance: Some(instance),
             secrets,
         }))
