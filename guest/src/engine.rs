@@ -85,6 +85,7 @@ use serde_json::Value;
 
 use crate::action::PreparedAction;
 use crate::condition::{Cond, ConditionError};
+use crate::coverage::Coverage;
 use crate::json::{self, Json};
 use crate::path::{self, Pattern, Segment};
 use crate::policy::{API_VERSION, Action, Policy, Rule, SchemaRef, Unknown};
@@ -147,6 +148,8 @@ pub struct Engine {
     output_schema: Option<Schema>,
     /// Most specific first, so a smaller index wins.
     rules: Vec<CompiledRule>,
+    /// The pattern of each rule, as the policy writes it (for coverage).
+    patterns: Vec<String>,
     /// The pattern trie; node 0 is the root (the pattern `""`).
     nodes: Vec<Node>,
 }
@@ -264,6 +267,7 @@ impl Engine {
             input_schema,
             output_schema,
             rules,
+            patterns: texts,
             nodes,
         })
     }
@@ -308,6 +312,27 @@ impl Engine {
 
     /// Filters one lead.
     pub fn transform(&self, text: &str, secrets: &[Secret]) -> Result<Outcome, Failure> {
+        self.run(text, secrets, None)
+    }
+
+    /// Filters one lead as [`Engine::transform`] does, and adds to
+    /// `coverage` the alternatives that governed its values and the
+    /// `require` entry that rejected it (see [`Coverage`]).
+    pub fn transform_traced(
+        &self,
+        text: &str,
+        secrets: &[Secret],
+        coverage: &mut Coverage,
+    ) -> Result<Outcome, Failure> {
+        self.run(text, secrets, Some(coverage))
+    }
+
+    fn run(
+        &self,
+        text: &str,
+        secrets: &[Secret],
+        mut coverage: Option<&mut Coverage>,
+    ) -> Result<Outcome, Failure> {
         if let Some(missing) = self
             .info
             .secrets
@@ -329,7 +354,15 @@ impl Engine {
                 return Err(Failure::InputSchema(violations));
             }
         }
-        if let Some((_, reason)) = self.require.iter().find(|(c, _)| !c.holds(&lead)) {
+        if let Some((i, (_, reason))) = self
+            .require
+            .iter()
+            .enumerate()
+            .find(|(_, (c, _))| !c.holds(&lead))
+        {
+            if let Some(coverage) = coverage.as_deref_mut() {
+                coverage.record_rejection(i);
+            }
             return Err(Failure::Rejected(reason.clone()));
         }
         let mut walk = Walk {
@@ -343,6 +376,7 @@ impl Engine {
             changes: Vec::with_capacity(32),
             active: vec![0],
             path: String::new(),
+            coverage,
         };
         walk.visit(&lead, 0..1, Inherit::Unknown, Some(Place::Root))?;
         let Walk { tree, changes, .. } = walk;
@@ -529,6 +563,8 @@ struct Walk<'a> {
     active: Vec<usize>,
     /// The concrete pointer of the current value.
     path: String,
+    /// Where governing alternatives are recorded, when tracing.
+    coverage: Option<&'a mut Coverage>,
 }
 
 impl<'a> Walk<'a> {
@@ -548,7 +584,7 @@ impl<'a> Walk<'a> {
             && self.active[active.clone()]
                 .iter()
                 .any(|&n| engine.nodes[n].has_children());
-        let Some(alternative) = self.governing(active.clone()) else {
+        let Some((rule, index)) = self.governing(active.clone()) else {
             return match inherit {
                 Inherit::Keep if deeper => self.descend(value, active, Inherit::Keep, place, true),
                 Inherit::Keep => self.put(place, OutValue::Input(value)),
@@ -562,6 +598,10 @@ impl<'a> Walk<'a> {
                 Inherit::Unknown => self.unknown(),
             };
         };
+        let alternative = &engine.rules[rule].alternatives[index];
+        if let Some(coverage) = self.coverage.as_deref_mut() {
+            coverage.record_alternative(&engine.patterns[rule], index);
+        }
         self.changes.push(Change {
             path: self.path.clone(),
             action: alternative.op.name().to_owned(),
@@ -596,8 +636,9 @@ impl<'a> Walk<'a> {
     }
 
     /// The alternative that governs the current value: the first that holds
-    /// of the most specific matching rule that has one.
-    fn governing(&self, active: Range<usize>) -> Option<&'a CompiledAlternative> {
+    /// of the most specific matching rule that has one, as the rule's index
+    /// and the alternative's position in it.
+    fn governing(&self, active: Range<usize>) -> Option<(usize, usize)> {
         let engine = self.engine;
         let mut tried: Option<usize> = None;
         loop {
@@ -609,9 +650,9 @@ impl<'a> Walk<'a> {
             let found = engine.rules[next]
                 .alternatives
                 .iter()
-                .find(|a| a.when.as_ref().is_none_or(|c| c.holds(self.lead)));
-            if found.is_some() {
-                return found;
+                .position(|a| a.when.as_ref().is_none_or(|c| c.holds(self.lead)));
+            if let Some(index) = found {
+                return Some((next, index));
             }
             tried = Some(next);
         }

@@ -22,6 +22,7 @@
 
 #![deny(missing_docs)]
 
+pub mod coverage;
 pub mod json;
 pub mod path;
 pub mod policy;
@@ -35,6 +36,7 @@ mod engine;
 #[cfg(target_arch = "wasm32")]
 mod component;
 
+pub use coverage::Coverage;
 pub use engine::{Engine, LoadError};
 pub use policy::Policy;
 
