@@ -36,11 +36,16 @@ peak_kib() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -n1; }
 "$lf" compile examples/landing-page-to-crm/policy.yaml -o "$work/crm.wasm" 2>/dev/null
 "$lf" run "$work/projection.wasm" "$work/leads-small.ndjson" >/dev/null 2>&1 # warm the code cache
 
-t_wasm=$(best "$lf" run -q "$work/projection.wasm" "$work/leads.ndjson")
-t_native=$(best "$lf" run -q --engine native benches/projection.yaml "$work/leads.ndjson")
+jobs=$(nproc)
+t_wasm=$(best "$lf" run -q -j1 "$work/projection.wasm" "$work/leads.ndjson")
+t_native=$(best "$lf" run -q -j1 --engine native benches/projection.yaml "$work/leads.ndjson")
+t_wasm_all=$(best "$lf" run -q "$work/projection.wasm" "$work/leads.ndjson")
+t_native_all=$(best "$lf" run -q --engine native benches/projection.yaml "$work/leads.ndjson")
 t_jq=$(best jq -c -f benches/projection.jq "$work/leads.ndjson")
-t_crm_wasm=$(best "$lf" run -q "$work/crm.wasm" "$work/leads.ndjson")
-t_crm_native=$(best "$lf" run -q --engine native examples/landing-page-to-crm/policy.yaml "$work/leads.ndjson")
+t_crm_wasm=$(best "$lf" run -q -j1 "$work/crm.wasm" "$work/leads.ndjson")
+t_crm_native=$(best "$lf" run -q -j1 --engine native examples/landing-page-to-crm/policy.yaml "$work/leads.ndjson")
+t_crm_wasm_all=$(best "$lf" run -q "$work/crm.wasm" "$work/leads.ndjson")
+t_crm_native_all=$(best "$lf" run -q --engine native examples/landing-page-to-crm/policy.yaml "$work/leads.ndjson")
 
 t_compile=$(best "$lf" compile examples/landing-page-to-crm/policy.yaml -o "$work/again.wasm")
 one_lead=$(head -n1 "$work/leads.ndjson")
@@ -58,18 +63,23 @@ Input: $N leads from \`benches/gen_leads.py $N 42\` ($(python3 -c "print(f'{$byt
 
 ### Throughput: projection policy (\`benches/projection.yaml\`, keep/drop only, so jq does the same work)
 
-| runner | seconds | leads/s | ratio |
-| --- | ---: | ---: | ---: |
-| \`leadfilter run projection.wasm\` (component in wasmtime) | $t_wasm | $(rate "$t_wasm") | 1.00 |
-| \`leadfilter run --engine native projection.yaml\` | $t_native | $(rate "$t_native") | wasm/native = $(ratio "$t_native" "$t_wasm") |
-| \`jq -c -f benches/projection.jq\` | $t_jq | $(rate "$t_jq") | wasm/jq = $(ratio "$t_jq" "$t_wasm") |
+| runner | threads | seconds | leads/s | ratio |
+| --- | ---: | ---: | ---: | ---: |
+| \`leadfilter run -j1 projection.wasm\` (component in wasmtime) | 1 | $t_wasm | $(rate "$t_wasm") | 1.00 |
+| \`leadfilter run -j1 --engine native projection.yaml\` | 1 | $t_native | $(rate "$t_native") | wasm/native = $(ratio "$t_native" "$t_wasm") |
+| \`jq -c -f benches/projection.jq\` | 1 | $t_jq | $(rate "$t_jq") | wasm/jq = $(ratio "$t_jq" "$t_wasm") |
+| \`leadfilter run projection.wasm\` (default: one job per CPU) | $jobs | $t_wasm_all | $(rate "$t_wasm_all") | 1.00 |
+| \`leadfilter run --engine native projection.yaml\` | $jobs | $t_native_all | $(rate "$t_native_all") | wasm/native = $(ratio "$t_native_all" "$t_wasm_all") |
+| \`jq -c -f benches/projection.jq\` (jq has one thread) | 1 | $t_jq | $(rate "$t_jq") | wasm/jq = $(ratio "$t_jq" "$t_wasm_all") |
 
 ### Throughput: full example policy (\`examples/landing-page-to-crm\`: schemas, hash, mask, scrub, date, bucket)
 
-| runner | seconds | leads/s | ratio |
-| --- | ---: | ---: | ---: |
-| component in wasmtime | $t_crm_wasm | $(rate "$t_crm_wasm") | 1.00 |
-| native engine | $t_crm_native | $(rate "$t_crm_native") | wasm/native = $(ratio "$t_crm_native" "$t_crm_wasm") |
+| runner | threads | seconds | leads/s | ratio |
+| --- | ---: | ---: | ---: | ---: |
+| component in wasmtime | 1 | $t_crm_wasm | $(rate "$t_crm_wasm") | 1.00 |
+| native engine | 1 | $t_crm_native | $(rate "$t_crm_native") | wasm/native = $(ratio "$t_crm_native" "$t_crm_wasm") |
+| component in wasmtime | $jobs | $t_crm_wasm_all | $(rate "$t_crm_wasm_all") | 1.00 |
+| native engine | $jobs | $t_crm_native_all | $(rate "$t_crm_native_all") | wasm/native = $(ratio "$t_crm_native_all" "$t_crm_wasm_all") |
 
 ### Start-up (examples/landing-page-to-crm)
 

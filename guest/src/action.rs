@@ -65,12 +65,16 @@ impl PreparedAction {
     /// `secrets` holds the secrets handed in (the engine has already checked
     /// every declared one is present). `Err(message)` when the action cannot
     /// apply; the message says why without the value.
-    pub(crate) fn apply(&self, value: &Json, secrets: &[Secret]) -> Result<Json, String> {
+    pub(crate) fn apply<'j>(
+        &self,
+        value: &Json<'j>,
+        secrets: &[Secret],
+    ) -> Result<Json<'j>, String> {
         let name = self.action.name();
         let text = match value {
             Json::Null => return Ok(Json::Null),
-            Json::String(s) => s.as_str(),
-            Json::Number(n) => n.as_str(),
+            Json::String(s) => s,
+            Json::Number(n) => n,
             Json::Bool(b) => {
                 if *b {
                     "true"
@@ -81,7 +85,7 @@ impl PreparedAction {
             Json::Object(_) | Json::Array(_) => {
                 return match &self.action {
                     Action::Keep(_) => Ok(value.clone()),
-                    Action::Redact(redact) => Ok(Json::String(redact.with.clone())),
+                    Action::Redact(redact) => Ok(Json::String(redact.with.clone().into())),
                     _ => Err(format!("cannot `{name}` {}", container_kind(value))),
                 };
             }
@@ -98,7 +102,7 @@ impl PreparedAction {
             Action::Bucket(params) => bucket(value, params.width)?,
             Action::Scrub(params) => self.scrubber.scrub(text, &params.replacement),
         };
-        Ok(Json::String(result))
+        Ok(Json::String(result.into()))
     }
 }
 
@@ -284,8 +288,8 @@ fn bucket(value: &Json, width: u64) -> Result<String, String> {
         return Err("`bucket` needs a positive `width`".to_owned());
     }
     let text = match value {
-        Json::Number(n) => n.as_str(),
-        Json::String(s) => s.as_str(),
+        Json::Number(n) => n,
+        Json::String(s) => s,
         _ => return Err(NEEDS_NUMBER.to_owned()),
     };
     let number = JsonNumber::parse(text).ok_or_else(|| NEEDS_NUMBER.to_owned())?;
@@ -415,12 +419,12 @@ mod tests {
         PreparedAction::new(&rule.alternatives[0].action)
     }
 
-    fn s(text: &str) -> Json {
-        Json::String(text.to_owned())
+    fn s(text: &str) -> Json<'static> {
+        Json::String(text.to_owned().into())
     }
 
-    fn n(text: &str) -> Json {
-        Json::Number(text.to_owned())
+    fn n(text: &str) -> Json<'static> {
+        Json::Number(text.to_owned().into())
     }
 
     fn secret(name: &str, value: &[u8]) -> Secret {
@@ -433,7 +437,7 @@ mod tests {
     /// The result of `action` on `value`, which must be a string.
     fn ok(action: &PreparedAction, value: &Json) -> String {
         match action.apply(value, &[]) {
-            Ok(Json::String(out)) => out,
+            Ok(Json::String(out)) => out.into_owned(),
             other => panic!("{value:?}: {other:?}"),
         }
     }
@@ -455,11 +459,11 @@ mod tests {
         }
     }
 
-    fn object() -> Json {
-        Json::Object(vec![("ssn".to_owned(), s("SECRET-123"))])
+    fn object() -> Json<'static> {
+        Json::Object(vec![("ssn".into(), s("SECRET-123"))])
     }
 
-    fn array() -> Json {
+    fn array() -> Json<'static> {
         Json::Array(vec![s("SECRET-123")])
     }
 

@@ -164,7 +164,7 @@ fn equal(value: &Json, expected: &Value) -> bool {
         (Json::Object(a), Value::Object(b)) => {
             a.len() == b.len()
                 && a.iter()
-                    .all(|(name, value)| b.get(name).is_some_and(|e| equal(value, e)))
+                    .all(|(name, value)| b.get(&**name).is_some_and(|e| equal(value, e)))
         }
         _ => false,
     }
@@ -245,7 +245,7 @@ mod tests {
         Cond::new(&condition, "require[0]").unwrap()
     }
 
-    fn lead() -> Json {
+    fn lead() -> Json<'static> {
         crate::json::parse(
             r#"{"n": 1.0, "big": 12345678901234567890, "s": "Hello World", "t": true, "z": null,
                 "o": {"b": [1, 2], "a": "x"}, "l": [{"k": "a", "v": 1}, {"k": "b", "v": 2}],

@@ -287,7 +287,7 @@ impl Engine {
         const SAMPLE: &str = "Mail a.b@example.com, call +1 (312) 555-0199, card 4111 1111 1111 1111, \
             IBAN DE89 3704 0044 0532 0130 00, SSN 123-45-6789, from 192.0.2.1 or 2001:db8::1, \
             see https://example.com/x?y=1";
-        let sample = Json::String(SAMPLE.to_owned());
+        let sample = Json::String(SAMPLE.into());
         for (condition, _) in &self.require {
             condition.warm_up();
         }
@@ -554,7 +554,7 @@ enum Inherit {
 /// One transform in progress.
 struct Walk<'a> {
     engine: &'a Engine,
-    lead: &'a Json,
+    lead: &'a Json<'a>,
     secrets: &'a [Secret],
     tree: OutTree<'a>,
     changes: Vec<Change>,
@@ -684,7 +684,7 @@ impl<'a> Walk<'a> {
                     let start = self.active.len();
                     for k in active.clone() {
                         let n = &engine.nodes[self.active[k]];
-                        if let Some(&c) = n.keys.get(name) {
+                        if let Some(&c) = n.keys.get(&**name) {
                             self.active.push(c);
                         }
                         if let Some(c) = n.star {
@@ -694,7 +694,7 @@ impl<'a> Walk<'a> {
                     let end = self.active.len();
                     let len = self.path.len();
                     path::push_escaped(&mut self.path, name);
-                    let child_place = node.map(|id| Place::Member(id, name.as_str()));
+                    let child_place = node.map(|id| Place::Member(id, name));
                     self.visit(child, start..end, inherit, child_place)?;
                     self.path.truncate(len);
                     self.active.truncate(start);
@@ -843,13 +843,13 @@ impl Empty {
 #[derive(Debug)]
 enum OutValue<'a> {
     /// Part of the lead, kept as it is.
-    Input(&'a Json),
+    Input(&'a Json<'a>),
     /// The result of an action.
-    Produced(Json),
+    Produced(Json<'a>),
 }
 
 impl OutValue<'_> {
-    fn json(&self) -> &Json {
+    fn json(&self) -> &Json<'_> {
         match self {
             OutValue::Input(json) => json,
             OutValue::Produced(json) => json,

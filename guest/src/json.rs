@@ -10,6 +10,9 @@
 //!
 //! Numbers keep their exact text and objects keep their input order, so a
 //! kept value is written back byte for byte ([`Json::write_compact`]).
+//! Names, strings and numbers borrow from the input where they can (a
+//! string with no escapes is its own text), so reading a lead allocates
+//! little more than its arrays and objects.
 //! Strings are written the way `serde_json` writes them: only `"`, `\` and
 //! control characters are escaped (`\n`, `\t`, ... in their short forms,
 //! the others as `\u00xx`), everything else as UTF-8.
@@ -17,24 +20,28 @@
 //! A [`JsonError`] says what is wrong and where (line and byte column), and
 //! never quotes the input.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 /// A JSON value that keeps numbers as their exact text and objects in order.
+///
+/// Text borrows from the input it was read from (`'a`) where it can; a value
+/// made by the engine owns its text.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Json {
+pub enum Json<'a> {
     /// `null`.
     Null,
     /// `true` or `false`.
     Bool(bool),
     /// A number, as its exact text in the input.
-    Number(String),
+    Number(Cow<'a, str>),
     /// A string.
-    String(String),
+    String(Cow<'a, str>),
     /// An array.
-    Array(Vec<Json>),
+    Array(Vec<Json<'a>>),
     /// An object, members in input order, names unique.
-    Object(Vec<(String, Json)>),
+    Object(Vec<(Cow<'a, str>, Json<'a>)>),
 }
 
 /// Nesting deeper than this is an `invalid-json` failure.
@@ -57,7 +64,7 @@ pub struct JsonError {
 }
 
 /// Parses one JSON text (surrounding white space allowed).
-pub fn parse(text: &str) -> Result<Json, JsonError> {
+pub fn parse(text: &str) -> Result<Json<'_>, JsonError> {
     let mut parser = Parser {
         text,
         bytes: text.as_bytes(),
@@ -80,9 +87,9 @@ struct Parser<'a> {
     pos: usize,
     /// Elements of the arrays being read, innermost last: each array is
     /// moved out in one exactly sized allocation when it ends.
-    items: Vec<Json>,
+    items: Vec<Json<'a>>,
     /// Members of the objects being read, the same way.
-    members: Vec<(String, Json)>,
+    members: Vec<(Cow<'a, str>, Json<'a>)>,
 }
 
 /// Messages are `&'static str` so that none can hold input text.
@@ -124,7 +131,7 @@ impl<'a> Parser<'a> {
 
     /// A value starting at `self.pos` (white space already skipped), inside
     /// `depth` containers.
-    fn value(&mut self, depth: usize) -> Result<Json, JsonError> {
+    fn value(&mut self, depth: usize) -> Result<Json<'a>, JsonError> {
         match self.peek() {
             Some(b'{') => self.object(depth + 1),
             Some(b'[') => self.array(depth + 1),
@@ -137,7 +144,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn literal(&mut self, word: &'static str, value: Json) -> Result<Json, JsonError> {
+    fn literal(&mut self, word: &'static str, value: Json<'a>) -> Result<Json<'a>, JsonError> {
         let end = self.pos + word.len();
         if self.bytes.get(self.pos..end) == Some(word.as_bytes()) {
             self.pos = end;
@@ -155,7 +162,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn array(&mut self, depth: usize) -> Result<Json, JsonError> {
+    fn array(&mut self, depth: usize) -> Result<Json<'a>, JsonError> {
         self.check_depth(depth)?;
         self.pos += 1;
         self.skip_ws();
@@ -182,7 +189,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn object(&mut self, depth: usize) -> Result<Json, JsonError> {
+    fn object(&mut self, depth: usize) -> Result<Json<'a>, JsonError> {
         self.check_depth(depth)?;
         self.pos += 1;
         self.skip_ws();
@@ -226,7 +233,7 @@ impl<'a> Parser<'a> {
 
     /// A number: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`,
     /// kept as its text.
-    fn number(&mut self) -> Result<Json, JsonError> {
+    fn number(&mut self) -> Result<Json<'a>, JsonError> {
         let start = self.pos;
         if self.peek() == Some(b'-') {
             self.pos += 1;
@@ -258,7 +265,7 @@ impl<'a> Parser<'a> {
             }
             self.digits();
         }
-        Ok(Json::Number(self.text[start..self.pos].to_owned()))
+        Ok(Json::Number(Cow::Borrowed(&self.text[start..self.pos])))
     }
 
     fn digits(&mut self) {
@@ -268,14 +275,14 @@ impl<'a> Parser<'a> {
     }
 
     /// A string starting at the opening quote at `self.pos`.
-    fn string(&mut self) -> Result<String, JsonError> {
+    fn string(&mut self) -> Result<Cow<'a, str>, JsonError> {
         self.pos += 1;
         let start = self.pos;
         let end = plain_run(self.bytes, start);
         match self.bytes.get(end) {
             Some(b'"') => {
                 self.pos = end + 1;
-                return Ok(self.text[start..end].to_owned());
+                return Ok(Cow::Borrowed(&self.text[start..end]));
             }
             Some(b'\\') => {}
             Some(_) => return Err(self.error_at(end, "unescaped control character in a string")),
@@ -289,7 +296,7 @@ impl<'a> Parser<'a> {
             match self.bytes.get(self.pos) {
                 Some(b'"') => {
                     self.pos += 1;
-                    return Ok(out);
+                    return Ok(Cow::Owned(out));
                 }
                 Some(b'\\') => self.escape(&mut out)?,
                 Some(_) => {
@@ -398,7 +405,7 @@ fn plain_run(bytes: &[u8], from: usize) -> usize {
 /// Whether `name` is already a member name; keeps a set of name hashes once
 /// the object is large.
 fn is_duplicate(
-    members: &[(String, Json)],
+    members: &[(Cow<'_, str>, Json<'_>)],
     hashes: &mut Option<BTreeSet<u64>>,
     name: &str,
 ) -> bool {
@@ -416,7 +423,7 @@ fn hash_name(name: &str) -> u64 {
     hasher.finish()
 }
 
-impl Json {
+impl<'a> Json<'a> {
     /// Appends the compact JSON text of `self` to `out`.
     pub fn write_compact(&self, out: &mut String) {
         match self {
@@ -468,19 +475,19 @@ impl Json {
             Json::Null => Value::Null,
             Json::Bool(b) => Value::Bool(*b),
             Json::Number(text) => Value::Number(number_value(text)),
-            Json::String(s) => Value::String(s.clone()),
+            Json::String(s) => Value::String(s.to_string()),
             Json::Array(items) => Value::Array(items.iter().map(Json::to_value).collect()),
             Json::Object(members) => Value::Object(
                 members
                     .iter()
-                    .map(|(name, value)| (name.clone(), value.to_value()))
+                    .map(|(name, value)| (name.to_string(), value.to_value()))
                     .collect(),
             ),
         }
     }
 
     /// The member `name` of an object.
-    pub fn get(&self, name: &str) -> Option<&Json> {
+    pub fn get(&self, name: &str) -> Option<&Json<'a>> {
         match self {
             Json::Object(members) => members.iter().find(|(n, _)| n == name).map(|(_, v)| v),
             _ => None,
@@ -552,7 +559,7 @@ pub fn write_string(s: &str, out: &mut String) {
 mod tests {
     use super::*;
 
-    fn ok(text: &str) -> Json {
+    fn ok(text: &str) -> Json<'_> {
         parse(text).unwrap_or_else(|e| panic!("{text:?}: {e}"))
     }
 
@@ -645,9 +652,9 @@ mod tests {
     #[test]
     fn long_strings_are_scanned_in_chunks() {
         let plain = "abcdefghijklmnopqrstuvwxyzäöü€".repeat(20);
-        assert_eq!(ok(&format!("\"{plain}\"")), Json::String(plain.clone()));
+        assert_eq!(ok(&format!("\"{plain}\"")), Json::String(plain.clone().into()));
         let escaped = format!("\"{plain}\\n{plain}\"");
-        assert_eq!(ok(&escaped), Json::String(format!("{plain}\n{plain}")));
+        assert_eq!(ok(&escaped), Json::String(format!("{plain}\n{plain}").into()));
         let control = format!("\"{plain}\u{1f}{plain}\"");
         let e = err(&control);
         assert_eq!(e.message, "unescaped control character in a string");

@@ -160,7 +160,7 @@ impl Pattern {
 
     /// The value the pattern names in `root`, following the first match
     /// where a selector or `*` could match several (conditions use this).
-    pub fn resolve<'a>(&self, root: &'a Json) -> Option<&'a Json> {
+    pub fn resolve<'a, 'j>(&self, root: &'a Json<'j>) -> Option<&'a Json<'j>> {
         let mut current = root;
         for segment in &self.segments {
             current = match current {

@@ -463,10 +463,13 @@ fn the_shipped_engine_is_current() {
     );
 }
 
-/// The digest `scripts/build-engine` records: SHA-256 of the `sha256sum`
-/// listing of every file under guest/ and wit/, Cargo.lock, Cargo.toml and
-/// .cargo/config.toml, sorted by path.
+/// The digest `scripts/build-engine` records (computed there by
+/// `scripts/engine-sources.py`; keep the two in step): SHA-256 of a listing,
+/// sorted by name, of `<sha256 hex>  <name>` for every file under guest/ and
+/// wit/, .cargo/config.toml, the engine's closure in Cargo.lock and the
+/// parts of the root Cargo.toml that shape the engine's build.
 fn sources_digest(root: &std::path::Path) -> String {
+    use leadfilter_engine::policy::digest_of;
     fn walk(root: &std::path::Path, dir: &str, out: &mut Vec<String>) {
         let entries = std::fs::read_dir(root.join(dir)).expect("a source directory reads");
         for entry in entries {
@@ -480,20 +483,129 @@ fn sources_digest(root: &std::path::Path) -> String {
             }
         }
     }
-    let mut files = vec![
-        "Cargo.lock".to_string(),
-        "Cargo.toml".to_string(),
-        ".cargo/config.toml".to_string(),
-    ];
+    let read = |file: &str| std::fs::read(root.join(file)).expect("a source file reads");
+    let text = |file: &str| String::from_utf8(read(file)).expect("a UTF-8 source file");
+    let hex = |bytes: &[u8]| digest_of(bytes).trim_start_matches("sha256:").to_owned();
+
+    let mut files = vec![".cargo/config.toml".to_string()];
     walk(root, "guest", &mut files);
     walk(root, "wit", &mut files);
-    files.sort();
-    let mut listing = String::new();
-    for file in files {
-        let bytes = std::fs::read(root.join(&file)).expect("a source file reads");
-        let digest = leadfilter_engine::policy::digest_of(&bytes);
-        let hex = digest.trim_start_matches("sha256:");
-        listing.push_str(&format!("{hex}  {file}\n"));
+    let mut entries: Vec<(String, String)> = files
+        .into_iter()
+        .map(|file| (hex(&read(&file)), file))
+        .map(|(h, f)| (f, h))
+        .collect();
+    let closure = lock_closure(&text("Cargo.lock"), "leadfilter-engine");
+    entries.push((
+        "Cargo.lock#leadfilter-engine".into(),
+        hex(closure.as_bytes()),
+    ));
+    let manifest = manifest_part(&text("Cargo.toml"), &text("guest/Cargo.toml"));
+    entries.push(("Cargo.toml#engine".into(), hex(manifest.as_bytes())));
+    entries.sort();
+    let listing: String = entries
+        .iter()
+        .map(|(name, h)| format!("{h}  {name}\n"))
+        .collect();
+    digest_of(listing.as_bytes())
+}
+
+/// The `[[package]]` blocks of Cargo.lock reachable from `root`, sorted by
+/// name and version, concatenated.
+fn lock_closure(lock: &str, root: &str) -> String {
+    struct Package<'a> {
+        name: &'a str,
+        version: &'a str,
+        deps: Vec<&'a str>,
+        block: String,
     }
-    leadfilter_engine::policy::digest_of(listing.as_bytes())
+    fn quoted<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+        line.strip_prefix(key)?
+            .strip_prefix(" = \"")?
+            .strip_suffix('"')
+    }
+    let packages: Vec<Package> = lock
+        .split("[[package]]\n")
+        .skip(1)
+        .map(|block| {
+            let block = block.split("\n\n").next().unwrap_or("").trim_matches('\n');
+            let mut package = Package {
+                name: "",
+                version: "",
+                deps: Vec::new(),
+                block: format!("{block}\n"),
+            };
+            let mut in_deps = false;
+            for line in block.split('\n') {
+                if in_deps {
+                    match line.strip_prefix(" \"").and_then(|l| l.strip_suffix("\",")) {
+                        Some(dep) => package.deps.push(dep),
+                        None => in_deps = false,
+                    }
+                } else if line == "dependencies = [" {
+                    in_deps = true;
+                } else if let Some(name) = quoted(line, "name") {
+                    package.name = name;
+                } else if let Some(version) = quoted(line, "version") {
+                    package.version = version;
+                }
+            }
+            package
+        })
+        .collect();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut todo: Vec<(&str, Option<&str>)> = vec![(root, None)];
+    while let Some((name, version)) = todo.pop() {
+        for p in &packages {
+            if p.name == name
+                && version.is_none_or(|v| v == p.version)
+                && seen.insert((p.name, p.version))
+            {
+                for dep in &p.deps {
+                    let mut parts = dep.split(' ');
+                    todo.push((parts.next().unwrap_or(""), parts.next()));
+                }
+            }
+        }
+    }
+    let mut chosen: Vec<&Package> = packages
+        .iter()
+        .filter(|p| seen.contains(&(p.name, p.version)))
+        .collect();
+    chosen.sort_by_key(|p| (p.name, p.version));
+    chosen.iter().map(|p| p.block.as_str()).collect()
+}
+
+/// The lines of the root Cargo.toml that shape the engine's build: its
+/// profiles and the workspace dependencies that guest/Cargo.toml uses.
+fn manifest_part(root_toml: &str, guest_toml: &str) -> String {
+    let guest_deps: Vec<&str> = guest_toml
+        .split('\n')
+        .filter_map(|line| {
+            let (key, rest) = line.split_once(".workspace")?;
+            let valid = !key.is_empty()
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            let value = rest.trim_start().strip_prefix('=')?.trim_start();
+            (valid && value.starts_with("true")).then_some(key)
+        })
+        .collect();
+    let mut out = Vec::new();
+    let mut header = "";
+    for line in root_toml.split('\n') {
+        let stripped = line.trim();
+        if stripped.starts_with('[') {
+            header = stripped;
+        }
+        if header == "[profile.engine]" || header == "[profile.release]" {
+            out.push(line);
+        } else if header == "[workspace.dependencies]" && !stripped.starts_with('[') {
+            let key = stripped.split('=').next().unwrap_or("").trim();
+            if guest_deps.contains(&key) {
+                out.push(line);
+            }
+        }
+    }
+    out.join("\n") + "\n"
 }
