@@ -22,7 +22,7 @@ use leadfilter::input::{InputError, LeadReader, Record};
 use leadfilter::runtime::{self, PolicyInstance, Runtime, RuntimeError, RuntimeOptions};
 use leadfilter::secrets::Sources;
 use leadfilter_engine::json::Json;
-use leadfilter_engine::{Engine, Failure, Outcome, Secret};
+use leadfilter_engine::{Engine, Failure, Secret};
 use serde_json::json;
 
 use super::exit;
@@ -490,14 +490,19 @@ impl Filter {
         secrets: &[Secret],
     ) -> Result<String, Problem> {
         match lead {
-            Ok(text) => self.transform(&text, secrets).map(|outcome| outcome.lead),
+            Ok(text) => self.transform(&text, secrets),
             Err(e) => Err(Problem::Input(e)),
         }
     }
 
-    fn transform(&mut self, lead: &str, secrets: &[Secret]) -> Result<Outcome, Problem> {
+    /// The filtered lead (`run` prints no change list, so the component's
+    /// is left where it is).
+    fn transform(&mut self, lead: &str, secrets: &[Secret]) -> Result<String, Problem> {
         match self {
-            Filter::Native(engine) => engine.transform(lead, secrets).map_err(Problem::Policy),
+            Filter::Native(engine) => engine
+                .transform(lead, secrets)
+                .map(|outcome| outcome.lead)
+                .map_err(Problem::Policy),
             Filter::Wasm {
                 policy, instance, ..
             } => {
@@ -507,7 +512,7 @@ impl Filter {
                     Some(current) => current,
                     None => policy.instantiate().map_err(Problem::Runtime)?,
                 };
-                let result = current.transform(lead, secrets);
+                let result = current.transform_lead(lead, secrets);
                 match result {
                     Ok(answer) => {
                         *instance = Some(current);

@@ -35,7 +35,9 @@ mod inspect;
 use std::time::Duration;
 
 use leadfilter_engine::{Change, Failure, Outcome, PolicyInfo, Secret, Violation};
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::{
+    Component, ComponentExportIndex, ComponentType, Instance, Lift, Linker, WasmList,
+};
 use wasmtime::{
     Config, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap,
 };
@@ -53,6 +55,16 @@ mod bindings {
 }
 
 use bindings::exports::leadfilter::policy::filter as wit;
+
+/// `outcome` as [`PolicyInstance::transform_lead`] lifts it: the lead, and
+/// the change list left in the instance's memory, never copied out.
+#[derive(ComponentType, Lift)]
+#[component(record)]
+struct LeadOnly {
+    lead: String,
+    #[allow(dead_code)]
+    changes: WasmList<wit::Change>,
+}
 
 /// The interface every policy component exports.
 pub const POLICY_INTERFACE: &str = "leadfilter:policy/filter@0.1.0";
@@ -257,6 +269,10 @@ impl Runtime {
         {
             return Err(RuntimeError::NotAPolicy);
         }
+        let transform = component
+            .get_export_index(None, POLICY_INTERFACE)
+            .and_then(|filter| component.get_export_index(Some(&filter), "transform"))
+            .ok_or(RuntimeError::NotAPolicy)?;
         let pre = self
             .linker
             .instantiate_pre(&component)
@@ -264,6 +280,7 @@ impl Runtime {
             .map_err(|e| RuntimeError::Invalid(format!("{e:#}")))?;
         Ok(LoadedPolicy {
             pre,
+            transform,
             fuel: self.options.fuel,
             deadline: deadline_ticks(self.options.timeout),
             timeout: self.options.timeout,
@@ -278,6 +295,7 @@ impl Runtime {
 #[derive(Clone)]
 pub struct LoadedPolicy {
     pre: bindings::PolicyPre<Limits>,
+    transform: ComponentExportIndex,
     fuel: Option<u64>,
     deadline: u64,
     timeout: Duration,
@@ -312,6 +330,8 @@ impl LoadedPolicy {
         let mut instance = PolicyInstance {
             store,
             bindings: None,
+            instance: None,
+            transform: self.transform,
             fuel: self.fuel,
             deadline: self.deadline,
             timeout: self.timeout,
@@ -319,8 +339,17 @@ impl LoadedPolicy {
             poisoned: false,
         };
         instance.enter()?;
-        match self.pre.instantiate(&mut instance.store) {
-            Ok(bindings) => {
+        let instantiated = self
+            .pre
+            .instance_pre()
+            .instantiate(&mut instance.store)
+            .and_then(|raw| {
+                let bindings = bindings::Policy::new(&mut instance.store, &raw)?;
+                Ok((raw, bindings))
+            });
+        match instantiated {
+            Ok((raw, bindings)) => {
+                instance.instance = Some(raw);
                 instance.bindings = Some(bindings);
                 Ok(instance)
             }
@@ -334,6 +363,8 @@ impl LoadedPolicy {
 pub struct PolicyInstance {
     store: Store<Limits>,
     bindings: Option<bindings::Policy>,
+    instance: Option<Instance>,
+    transform: ComponentExportIndex,
     fuel: Option<u64>,
     deadline: u64,
     timeout: Duration,
@@ -375,6 +406,40 @@ impl PolicyInstance {
         self.count_fuel();
         match result {
             Ok(answer) => Ok(answer.map(outcome_from_wit).map_err(failure_from_wit)),
+            Err(e) => Err(self.error(e)),
+        }
+    }
+
+    /// Filters one lead like [`PolicyInstance::transform`], but gives only
+    /// the filtered lead, not the change list: the list stays in the
+    /// instance's memory instead of being copied out string by string, which
+    /// saves about a quarter of a small lead's time (`leadfilter run` uses
+    /// this).
+    pub fn transform_lead(
+        &mut self,
+        lead: &str,
+        secrets: &[Secret],
+    ) -> Result<Result<String, Failure>, RuntimeError> {
+        let secrets: Vec<wit::Secret> = secrets
+            .iter()
+            .map(|s| wit::Secret {
+                name: s.name.clone(),
+                value: s.value.clone(),
+            })
+            .collect();
+        self.enter()?;
+        let Some(instance) = self.instance else {
+            return Err(RuntimeError::Poisoned);
+        };
+        let result = instance
+            .get_typed_func::<(&str, &[wit::Secret]), (Result<LeadOnly, wit::Failure>,)>(
+                &mut self.store,
+                self.transform,
+            )
+            .and_then(|func| func.call(&mut self.store, (lead, &secrets)));
+        self.count_fuel();
+        match result {
+            Ok((answer,)) => Ok(answer.map(|o| o.lead).map_err(failure_from_wit)),
             Err(e) => Err(self.error(e)),
         }
     }

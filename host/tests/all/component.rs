@@ -245,6 +245,27 @@ fn the_pooling_allocator_runs_policies() {
     }
 }
 
+/// `transform_lead` is `transform` without the change list.
+#[test]
+fn transform_lead_gives_the_same_answers_without_the_changes() {
+    let leads = [
+        lead(),
+        r#"{"email": 1}"#.to_string(),
+        "{".to_string(),
+        r#"{"first_name":"Ada","other":[1,2,3]}"#.to_string(),
+    ];
+    let mut instance = policy().instantiate().expect("the policy instantiates");
+    for lead in &leads {
+        for secrets in [secrets(), Vec::new()] {
+            let full = instance.transform(lead, &secrets).expect("the policy runs");
+            let only = instance
+                .transform_lead(lead, &secrets)
+                .expect("the policy runs");
+            assert_eq!(only, full.map(|outcome| outcome.lead), "{lead}");
+        }
+    }
+}
+
 #[test]
 fn a_slow_lead_stops_at_the_time_limit() {
     let policy = policy_with(RuntimeOptions {
