@@ -6,8 +6,11 @@ use clap::{Parser, Subcommand};
 
 mod check;
 mod compile;
+mod init;
 mod inspect;
 mod run;
+mod serve;
+mod test;
 
 /// Keep personal data out of places that do not need it: compile lead
 /// policies into sandboxed Wasm components and apply them to leads.
@@ -28,6 +31,12 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Filter leads with a policy.
     Run(run::RunArgs),
+    /// Run the webhook proxy: authenticate, filter, forward; fail closed.
+    Serve(serve::ServeArgs),
+    /// Write a starter policy, input schema and test file from a sample lead.
+    Init(init::InitArgs),
+    /// Run policy unit tests (`*.test.yaml`) against compiled policies.
+    Test(test::TestArgs),
 }
 
 /// Exit codes, documented in the README.
@@ -62,6 +71,9 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Check(args) => check::run(args)?,
         Command::Inspect(args) => inspect::run(args)?,
         Command::Run(args) => run::run(args)?,
+        Command::Serve(args) => serve::run(args)?,
+        Command::Test(args) => test::run(args)?,
+        Command::Init(args) => init::run(args)?,
     };
     Ok(code.into())
 }

@@ -3,3 +3,6 @@
 mod cli;
 mod component;
 mod golden;
+mod init;
+mod serve;
+mod testing;

@@ -1,0 +1,721 @@
+//! The configuration file of `leadfilter serve`: where to listen, the
+//! limits, and the routes.
+//!
+//! One YAML file (JSON is YAML too), described by `schemas/serve.schema.json`.
+//! Relative paths in it are relative to the file. Secret values are never in
+//! it: it names secrets, and `secrets:` says where each comes from
+//! (`env:VARIABLE` or `file:PATH`; by default `LEADFILTER_SECRET_<NAME>`).
+//! A bad file is refused with an error that names the key
+//! (`routes[0].upstream.url: ...`).
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Why a configuration file was refused. Names the file and the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read `{}`: {error}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        error: std::io::Error,
+    },
+    /// The file is not valid YAML, or a key has the wrong type or is unknown.
+    #[error("`{}`: {key}: {message}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Where in the file (`routes[0].auth`), or `.` for the top.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value is well-formed but not acceptable.
+    #[error("`{}`: {key}: {message}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The key (`routes[1].upstream.url`).
+        key: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The address to listen on, e.g. `127.0.0.1:8080` (port 0 picks a free
+    /// one).
+    pub listen: SocketAddr,
+    /// Serve HTTPS with this certificate and key; plain HTTP when absent.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+    /// Body size, timeouts and concurrency.
+    #[serde(default)]
+    pub limits: Limits,
+    /// The policy sandbox: fuel and memory per lead.
+    #[serde(default)]
+    pub sandbox: Sandbox,
+    /// Throttling of clients that keep failing authentication.
+    #[serde(default)]
+    pub throttle: Throttle,
+    /// Where named secrets come from: `NAME: env:VARIABLE` or
+    /// `NAME: file:PATH`. Unlisted names come from
+    /// `LEADFILTER_SECRET_<NAME>`.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
+    /// Where the access and audit logs go.
+    #[serde(default)]
+    pub logs: Logs,
+    /// The routes: one per lead source.
+    pub routes: Vec<RouteConfig>,
+    /// The directory relative paths are resolved against (the config
+    /// file's).
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+/// HTTPS for the listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The certificate chain, PEM.
+    pub cert: PathBuf,
+    /// The private key, PEM (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+/// Limits that protect the proxy and the upstreams.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// The largest request body accepted (413 above it).
+    pub max_body_bytes: usize,
+    /// Time for a client to send the request head (the connection is closed
+    /// after it).
+    pub header_timeout_ms: u64,
+    /// Time for a client to send the body (408 after it).
+    pub body_timeout_ms: u64,
+    /// Time for an upstream to answer (504 after it), unless the route sets
+    /// its own.
+    pub upstream_timeout_ms: u64,
+    /// Requests handled at once; more are answered 503 with `Retry-After`.
+    pub max_concurrent_requests: usize,
+    /// Leads filtered at once (each on a blocking thread); further leads
+    /// wait. Default: the number of CPUs.
+    pub filter_concurrency: Option<usize>,
+    /// On SIGTERM, how long in-flight requests may take to finish.
+    pub shutdown_grace_ms: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 1 << 20,
+            header_timeout_ms: 10_000,
+            body_timeout_ms: 10_000,
+            upstream_timeout_ms: 10_000,
+            max_concurrent_requests: 256,
+            filter_concurrency: None,
+            shutdown_grace_ms: 30_000,
+        }
+    }
+}
+
+/// The sandbox of every policy instance, as `leadfilter run`'s `--fuel` and
+/// `--memory-mib`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sandbox {
+    /// Execution budget for one lead, in fuel units.
+    pub fuel: u64,
+    /// The most memory one policy instance may use, in MiB.
+    pub memory_mib: usize,
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Sandbox {
+            fuel: crate::runtime::DEFAULT_FUEL,
+            memory_mib: crate::runtime::DEFAULT_MEMORY_LIMIT >> 20,
+        }
+    }
+}
+
+/// Clients that fail authentication `max_failures` times within
+/// `window_seconds` are answered 429 until the window ends.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Throttle {
+    /// Failures allowed per client address and window.
+    pub max_failures: u32,
+    /// The window, in seconds.
+    pub window_seconds: u64,
+}
+
+impl Default for Throttle {
+    fn default() -> Self {
+        Throttle {
+            max_failures: 20,
+            window_seconds: 60,
+        }
+    }
+}
+
+/// Where the logs go: `stderr` (default), `stdout`, `off`, or a file path
+/// (appended to).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Logs {
+    /// One JSON line per request.
+    pub access: String,
+    /// One JSON line per filtered lead: the change list, policy digest and
+    /// request id.
+    pub audit: String,
+}
+
+impl Default for Logs {
+    fn default() -> Self {
+        Logs {
+            access: "stderr".into(),
+            audit: "stderr".into(),
+        }
+    }
+}
+
+/// One route: a path, a policy, an inbound check and an upstream.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// The request path, e.g. `/hooks/typeform`.
+    pub path: String,
+    /// The policy: a compiled `policy.wasm`, or a policy source (`.yaml`,
+    /// `.yml`, `.json`) compiled at start and on reload.
+    pub policy: PathBuf,
+    /// Where this route's policy secrets come from, when not from the
+    /// top-level `secrets:` or the default variable.
+    #[serde(default)]
+    pub policy_secrets: BTreeMap<String, String>,
+    /// How a sender proves who it is.
+    pub auth: AuthConfig,
+    /// Where filtered leads go.
+    pub upstream: UpstreamConfig,
+}
+
+/// An inbound check.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum AuthConfig {
+    /// A shared key in a header.
+    ApiKey {
+        /// The header (default `X-Api-Key`).
+        #[serde(default = "default_api_key_header")]
+        header: String,
+        /// Text before the key in the header, e.g. `"Bearer "`.
+        #[serde(default)]
+        prefix: String,
+        /// Names of the secrets holding the accepted keys (several, for
+        /// rotation).
+        keys: Vec<String>,
+    },
+    /// An HMAC-SHA256 signature of the raw body in a header (GitHub,
+    /// Shopify, Typeform and most other senders).
+    HmacSha256 {
+        /// The header, e.g. `Typeform-Signature`.
+        header: String,
+        /// Text before the signature, e.g. `sha256=`.
+        #[serde(default)]
+        prefix: String,
+        /// How the signature is written.
+        encoding: SignatureEncoding,
+        /// Names of the secrets holding the signing keys.
+        secrets: Vec<String>,
+    },
+    /// Standard Webhooks: `webhook-id`, `webhook-timestamp`,
+    /// `webhook-signature`.
+    StandardWebhooks {
+        /// Names of the secrets holding the signing keys (`whsec_...`).
+        secrets: Vec<String>,
+        /// How far the timestamp may be from now, in seconds.
+        #[serde(default = "default_tolerance")]
+        tolerance_seconds: u64,
+    },
+    /// An OAuth 2.0 bearer token (a JWT) checked against a JWKS file.
+    Jwt {
+        /// The JSON Web Key Set with the issuer's public keys.
+        jwks_file: PathBuf,
+        /// The required `iss`.
+        issuer: String,
+        /// The required `aud` (one of).
+        audience: Vec<String>,
+        /// Accepted algorithms (default RS256, ES256).
+        #[serde(default = "default_algorithms")]
+        algorithms: Vec<String>,
+        /// Clock skew allowed for `exp` and `nbf`, in seconds.
+        #[serde(default = "default_leeway")]
+        leeway_seconds: u64,
+    },
+}
+
+/// How an HMAC signature is written in its header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignatureEncoding {
+    /// Hexadecimal (GitHub), either case.
+    Hex,
+    /// Standard base64 with padding (Shopify, Typeform).
+    Base64,
+}
+
+fn default_api_key_header() -> String {
+    "X-Api-Key".into()
+}
+
+fn default_tolerance() -> u64 {
+    300
+}
+
+fn default_algorithms() -> Vec<String> {
+    vec!["RS256".into(), "ES256".into()]
+}
+
+fn default_leeway() -> u64 {
+    30
+}
+
+/// Where filtered leads are sent.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamConfig {
+    /// The destination: `https://...`.
+    pub url: String,
+    /// Headers to send, each a constant `value` or a `secret`.
+    #[serde(default)]
+    pub headers: Vec<HeaderConfig>,
+    /// Allow `http://` to a loopback address (127.0.0.1, ::1, localhost):
+    /// for a destination on the same machine, and tests.
+    #[serde(default)]
+    pub allow_http_loopback: bool,
+    /// Trust only the CA certificates in this PEM file (instead of the
+    /// built-in web roots).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// This upstream's timeout (default `limits.upstream_timeout_ms`).
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    /// Fetch a bearer token with the OAuth 2.0 client-credentials grant.
+    #[serde(default)]
+    pub oauth: Option<OAuthConfig>,
+}
+
+/// One upstream header.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderConfig {
+    /// The header name.
+    pub name: String,
+    /// A constant value (not a secret).
+    #[serde(default)]
+    pub value: Option<String>,
+    /// The name of a secret holding the value.
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// Text before the secret, e.g. `"Bearer "`.
+    #[serde(default)]
+    pub prefix: String,
+}
+
+/// OAuth 2.0 client credentials for an upstream.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthConfig {
+    /// The token endpoint.
+    pub token_url: String,
+    /// The client id (not a secret).
+    pub client_id: String,
+    /// The name of the secret holding the client secret.
+    pub client_secret: String,
+    /// The `scope` to ask for.
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// The `audience` to ask for (Auth0 and others).
+    #[serde(default)]
+    pub audience: Option<String>,
+}
+
+/// Paths the proxy answers itself.
+pub const RESERVED_PATHS: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
+
+impl Config {
+    /// Reads and checks a configuration file.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+            path: path.to_owned(),
+            error,
+        })?;
+        let base_dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        Config::from_yaml(&text, path, &base_dir)
+    }
+
+    /// Parses and checks configuration text; `path` names it in errors and
+    /// relative paths are resolved against `base_dir`.
+    pub fn from_yaml(text: &str, path: &Path, base_dir: &Path) -> Result<Config, ConfigError> {
+        let deserializer = serde_norway::Deserializer::from_str(text);
+        let mut config: Config = serde_path_to_error::deserialize(deserializer).map_err(|err| {
+            let key = err.path().to_string();
+            ConfigError::Parse {
+                path: path.to_owned(),
+                key,
+                message: err.into_inner().to_string(),
+            }
+        })?;
+        config.base_dir = base_dir.to_owned();
+        config
+            .check()
+            .map_err(|(key, message)| ConfigError::Invalid {
+                path: path.to_owned(),
+                key,
+                message,
+            })?;
+        Ok(config)
+    }
+
+    /// A path from the file, resolved against its directory.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_owned()
+        } else {
+            self.base_dir.join(path)
+        }
+    }
+
+    fn check(&self) -> Result<(), (String, String)> {
+        let limits = &self.limits;
+        for (key, value) in [
+            ("limits.max_body_bytes", limits.max_body_bytes as u64),
+            ("limits.header_timeout_ms", limits.header_timeout_ms),
+            ("limits.body_timeout_ms", limits.body_timeout_ms),
+            ("limits.upstream_timeout_ms", limits.upstream_timeout_ms),
+            (
+                "limits.max_concurrent_requests",
+                limits.max_concurrent_requests as u64,
+            ),
+            ("sandbox.fuel", self.sandbox.fuel),
+            ("sandbox.memory_mib", self.sandbox.memory_mib as u64),
+            (
+                "throttle.max_failures",
+                u64::from(self.throttle.max_failures),
+            ),
+            ("throttle.window_seconds", self.throttle.window_seconds),
+        ] {
+            if value == 0 {
+                return Err((key.into(), "must be greater than 0".into()));
+            }
+        }
+        if limits.filter_concurrency == Some(0) {
+            return Err((
+                "limits.filter_concurrency".into(),
+                "must be greater than 0".into(),
+            ));
+        }
+        for (name, source) in &self.secrets {
+            check_secret_source(&format!("secrets.{name}"), source)?;
+        }
+        if self.routes.is_empty() {
+            return Err(("routes".into(), "at least one route is needed".into()));
+        }
+        let mut seen = BTreeMap::new();
+        for (i, route) in self.routes.iter().enumerate() {
+            let key = format!("routes[{i}]");
+            route.check(&key)?;
+            if let Some(first) = seen.insert(route.path.as_str(), i) {
+                return Err((
+                    format!("{key}.path"),
+                    format!("`{}` is already the path of routes[{first}]", route.path),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_secret_source(key: &str, source: &str) -> Result<(), (String, String)> {
+    if source.starts_with("env:") && source.len() > 4
+        || source.starts_with("file:") && source.len() > 5
+    {
+        Ok(())
+    } else {
+        Err((
+            key.into(),
+            "a secret's source is `env:VARIABLE` or `file:PATH`; secret values do not belong in the configuration".into(),
+        ))
+    }
+}
+
+fn check_secret_names(key: &str, names: &[String]) -> Result<(), (String, String)> {
+    if names.is_empty() {
+        return Err((key.into(), "name at least one secret".into()));
+    }
+    for (i, name) in names.iter().enumerate() {
+        check_secret_name(&format!("{key}[{i}]"), name)?;
+    }
+    Ok(())
+}
+
+fn check_secret_name(key: &str, name: &str) -> Result<(), (String, String)> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err((
+            key.into(),
+            "a secret name is letters, digits, `-` and `_` (the value comes from the environment or a file)".into(),
+        ));
+    }
+    Ok(())
+}
+
+impl RouteConfig {
+    fn check(&self, key: &str) -> Result<(), (String, String)> {
+        if !self.path.starts_with('/') || self.path.contains(['?', '#', ' ']) {
+            return Err((
+                format!("{key}.path"),
+                "a route path starts with `/` and has no query".into(),
+            ));
+        }
+        if RESERVED_PATHS.contains(&self.path.as_str()) {
+            return Err((
+                format!("{key}.path"),
+                format!("`{}` is answered by the proxy itself", self.path),
+            ));
+        }
+        for (name, source) in &self.policy_secrets {
+            check_secret_source(&format!("{key}.policy_secrets.{name}"), source)?;
+        }
+        match &self.auth {
+            AuthConfig::ApiKey { header, keys, .. } => {
+                check_header_name(&format!("{key}.auth.header"), header)?;
+                check_secret_names(&format!("{key}.auth.keys"), keys)?;
+            }
+            AuthConfig::HmacSha256 {
+                header, secrets, ..
+            } => {
+                check_header_name(&format!("{key}.auth.header"), header)?;
+                check_secret_names(&format!("{key}.auth.secrets"), secrets)?;
+            }
+            AuthConfig::StandardWebhooks {
+                secrets,
+                tolerance_seconds,
+            } => {
+                check_secret_names(&format!("{key}.auth.secrets"), secrets)?;
+                if *tolerance_seconds == 0 {
+                    return Err((
+                        format!("{key}.auth.tolerance_seconds"),
+                        "must be greater than 0".into(),
+                    ));
+                }
+            }
+            AuthConfig::Jwt {
+                issuer,
+                audience,
+                algorithms,
+                ..
+            } => {
+                if issuer.is_empty() {
+                    return Err((format!("{key}.auth.issuer"), "must not be empty".into()));
+                }
+                if audience.is_empty() {
+                    return Err((
+                        format!("{key}.auth.audience"),
+                        "name at least one audience".into(),
+                    ));
+                }
+                if algorithms.is_empty() {
+                    return Err((
+                        format!("{key}.auth.algorithms"),
+                        "name at least one algorithm".into(),
+                    ));
+                }
+                for (i, alg) in algorithms.iter().enumerate() {
+                    if !super::auth::JWT_ALGORITHMS.contains(&alg.as_str()) {
+                        return Err((
+                            format!("{key}.auth.algorithms[{i}]"),
+                            format!(
+                                "`{alg}` is not one of {}",
+                                super::auth::JWT_ALGORITHMS.join(", ")
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        self.upstream.check(&format!("{key}.upstream"))
+    }
+}
+
+fn check_header_name(key: &str, name: &str) -> Result<(), (String, String)> {
+    hyper::header::HeaderName::from_bytes(name.as_bytes())
+        .map(|_| ())
+        .map_err(|_| (key.into(), format!("`{name}` is not a valid header name")))
+}
+
+/// Whether a URL's host is a loopback address.
+fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|addr| addr.is_loopback())
+}
+
+/// Checks an upstream or token URL: `https://`, or `http://` to loopback
+/// when allowed.
+pub(crate) fn check_url(
+    key: &str,
+    url: &str,
+    allow_http_loopback: bool,
+) -> Result<hyper::Uri, (String, String)> {
+    let uri: hyper::Uri = url
+        .parse()
+        .map_err(|_| (key.to_owned(), "not a valid URL".to_owned()))?;
+    let Some(host) = uri.host() else {
+        return Err((key.into(), "the URL has no host".into()));
+    };
+    match uri.scheme_str() {
+        Some("https") => Ok(uri),
+        Some("http") if allow_http_loopback && is_loopback_host(host) => Ok(uri),
+        Some("http") if allow_http_loopback => Err((
+            key.into(),
+            "plain `http://` is allowed only to a loopback address (127.0.0.1, ::1, localhost)"
+                .into(),
+        )),
+        Some("http") => Err((
+            key.into(),
+            "the upstream must be `https://` (set `allow_http_loopback: true` for a destination on this machine)".into(),
+        )),
+        _ => Err((key.into(), "the URL must start with `https://`".into())),
+    }
+}
+
+impl UpstreamConfig {
+    fn check(&self, key: &str) -> Result<(), (String, String)> {
+        check_url(&format!("{key}.url"), &self.url, self.allow_http_loopback)?;
+        if self.timeout_ms == Some(0) {
+            return Err((format!("{key}.timeout_ms"), "must be greater than 0".into()));
+        }
+        for (i, header) in self.headers.iter().enumerate() {
+            let hkey = format!("{key}.headers[{i}]");
+            check_header_name(&format!("{hkey}.name"), &header.name)?;
+            match (&header.value, &header.secret) {
+                (Some(value), None) => {
+                    hyper::header::HeaderValue::from_str(&format!("{}{value}", header.prefix))
+                        .map_err(|_| {
+                            (
+                                format!("{hkey}.value"),
+                                "not a valid header value".to_owned(),
+                            )
+                        })?;
+                }
+                (None, Some(secret)) => check_secret_name(&format!("{hkey}.secret"), secret)?,
+                _ => {
+                    return Err((
+                        hkey,
+                        "give exactly one of `value` (a constant) and `secret` (a secret's name)"
+                            .into(),
+                    ));
+                }
+            }
+        }
+        if let Some(oauth) = &self.oauth {
+            check_url(
+                &format!("{key}.oauth.token_url"),
+                &oauth.token_url,
+                self.allow_http_loopback,
+            )?;
+            check_secret_name(&format!("{key}.oauth.client_secret"), &oauth.client_secret)?;
+            if oauth.client_id.is_empty() {
+                return Err((format!("{key}.oauth.client_id"), "must not be empty".into()));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::from_yaml(text, Path::new("serve.yaml"), Path::new("."))
+    }
+
+    const GOOD: &str = r#"
+listen: 127.0.0.1:0
+routes:
+  - path: /hooks/a
+    policy: a.wasm
+    auth: { type: api-key, keys: [a-key] }
+    upstream: { url: "https://example.com/hook" }
+"#;
+
+    #[test]
+    fn a_minimal_config_parses_with_defaults() {
+        let config = parse(GOOD).unwrap();
+        assert_eq!(config.limits.max_body_bytes, 1 << 20);
+        assert_eq!(config.routes.len(), 1);
+        assert!(
+            matches!(&config.routes[0].auth, AuthConfig::ApiKey { header, .. } if header == "X-Api-Key")
+        );
+    }
+
+    fn error(text: &str) -> String {
+        parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let err = error(&GOOD.replace("https://example.com", "http://example.com"));
+        assert!(err.contains("routes[0].upstream.url"), "{err}");
+        assert!(err.contains("https://"), "{err}");
+        let err = error(&GOOD.replace("keys: [a-key]", "keys: [a-key], extra: 1"));
+        assert!(err.contains("routes[0].auth"), "{err}");
+        let err = error(&GOOD.replace(
+            "listen: 127.0.0.1:0",
+            "listen: 127.0.0.1:0\nlimits: { max_body_bytes: 0 }",
+        ));
+        assert!(err.contains("limits.max_body_bytes"), "{err}");
+        let err = error(&GOOD.replace("listen: 127.0.0.1:0", "listen: nowhere"));
+        assert!(err.contains("listen"), "{err}");
+        let err = error(&GOOD.replace("type: api-key", "type: telepathy"));
+        assert!(err.contains("routes[0].auth"), "{err}");
+        let err = error(&GOOD.replace("/hooks/a", "/metrics"));
+        assert!(err.contains("routes[0].path"), "{err}");
+    }
+
+    #[test]
+    fn literal_secrets_are_refused_without_echoing_them() {
+        let err = error(&format!("{GOOD}secrets:\n  a-key: hunter2\n"));
+        assert!(err.contains("secrets.a-key"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback_when_allowed() {
+        let allowed = GOOD.replace(
+            r#"{ url: "https://example.com/hook" }"#,
+            r#"{ url: "http://127.0.0.1:9/hook", allow_http_loopback: true }"#,
+        );
+        assert!(parse(&allowed).is_ok());
+        let err = error(&allowed.replace("127.0.0.1:9", "example.com"));
+        assert!(err.contains("loopback"), "{err}");
+    }
+}
