@@ -2,11 +2,11 @@
 """Prints the digest of the engine's inputs, as host/engine/SOURCES.sha256 records it.
 
 The engine (guest/) is built from: every file under guest/ and wit/,
-.cargo/config.toml, the packages of Cargo.lock that the engine can depend on
-(its closure from `leadfilter-engine`), and the parts of the root Cargo.toml
-that shape its build (`[profile.engine]`, `[profile.release]`, and the
-`[workspace.dependencies]` entries that guest/Cargo.toml uses). Changes to
-the host's own dependencies do not touch it.
+.cargo/config.toml, the packages and features `cargo tree` resolves for it
+on wasm32-unknown-unknown (from Cargo.lock), and the parts of the root
+Cargo.toml that shape its build (`[profile.engine]`, `[profile.release]`,
+and the `[workspace.dependencies]` entries that guest/Cargo.toml uses).
+Changes to the host's own dependencies do not touch it.
 
 The listing has one line per input, `<sha256 hex>  <name>`, sorted by name;
 the digest is the SHA-256 of the listing. host/tests/all/component.rs
@@ -15,6 +15,7 @@ computes the same digest in Rust: keep the two in step.
 import hashlib
 import os
 import re
+import subprocess
 import sys
 
 
@@ -22,30 +23,29 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def lock_closure(lock_text: str, root: str) -> str:
-    blocks = lock_text.split("[[package]]\n")[1:]
-    packages = []
-    for block in blocks:
-        block = block.split("\n\n")[0].strip("\n") + "\n"
-        name = re.search(r'^name = "([^"]+)"', block, re.M).group(1)
-        version = re.search(r'^version = "([^"]+)"', block, re.M).group(1)
-        deps = []
-        m = re.search(r"^dependencies = \[\n(.*?)^\]", block, re.M | re.S)
-        if m:
-            deps = re.findall(r'^ "([^"]+)",', m.group(1), re.M)
-        packages.append((name, version, deps, block))
-    seen = set()
-    todo = [(root, None)]
-    while todo:
-        name, version = todo.pop()
-        for p in packages:
-            if p[0] == name and (version is None or p[1] == version) and (p[0], p[1]) not in seen:
-                seen.add((p[0], p[1]))
-                for dep in p[2]:
-                    parts = dep.split(" ")
-                    todo.append((parts[0], parts[1] if len(parts) > 1 else None))
-    chosen = sorted((p for p in packages if (p[0], p[1]) in seen), key=lambda p: (p[0], p[1]))
-    return "".join(p[3] for p in chosen)
+def engine_packages(repo: str) -> str:
+    """The packages and features the engine is built with, one a line.
+
+    `cargo tree` for the engine's own target resolves exactly what its build
+    uses, so the host's dependencies (which share Cargo.lock) do not count.
+    """
+    out = subprocess.run(
+        [os.environ.get("CARGO", "cargo"), "tree", "--locked", "--offline", "--quiet",
+         "--manifest-path", os.path.join(repo, "Cargo.toml"),
+         "-p", "leadfilter-engine", "--target", "wasm32-unknown-unknown",
+         "-e", "normal,build", "--prefix", "none", "-f", "{p} {f}"],
+        check=True, capture_output=True, text=True).stdout
+    return canonical_tree(out)
+
+
+def canonical_tree(out: str) -> str:
+    lines = set()
+    for line in out.split("\n"):
+        line = re.sub(r" \(\*\)$", "", line.strip())
+        line = re.sub(r" \((/|[A-Za-z]:)[^)]*\)", "", line)
+        if line:
+            lines.add(line)
+    return "".join(line + "\n" for line in sorted(lines))
 
 
 def manifest_part(root_toml: str, guest_toml: str) -> str:
@@ -77,8 +77,7 @@ def digest(repo: str) -> str:
                 path = os.path.relpath(os.path.join(dirpath, file), repo)
                 entries[path] = sha(read(path))
     entries[".cargo/config.toml"] = sha(read(".cargo/config.toml"))
-    lock = read("Cargo.lock").decode()
-    entries["Cargo.lock#leadfilter-engine"] = sha(lock_closure(lock, "leadfilter-engine").encode())
+    entries["cargo-tree#leadfilter-engine"] = sha(engine_packages(repo).encode())
     manifest = manifest_part(read("Cargo.toml").decode(), read("guest/Cargo.toml").decode())
     entries["Cargo.toml#engine"] = sha(manifest.encode())
     listing = "".join(f"{h}  {name}\n" for name, h in sorted(entries.items()))

@@ -652,9 +652,15 @@ mod tests {
     #[test]
     fn long_strings_are_scanned_in_chunks() {
         let plain = "abcdefghijklmnopqrstuvwxyzäöü€".repeat(20);
-        assert_eq!(ok(&format!("\"{plain}\"")), Json::String(plain.clone().into()));
+        assert_eq!(
+            ok(&format!("\"{plain}\"")),
+            Json::String(plain.clone().into())
+        );
         let escaped = format!("\"{plain}\\n{plain}\"");
-        assert_eq!(ok(&escaped), Json::String(format!("{plain}\n{plain}").into()));
+        assert_eq!(
+            ok(&escaped),
+            Json::String(format!("{plain}\n{plain}").into())
+        );
         let control = format!("\"{plain}\u{1f}{plain}\"");
         let e = err(&control);
         assert_eq!(e.message, "unescaped control character in a string");

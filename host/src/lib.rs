@@ -78,7 +78,7 @@ use runtime::{LoadedPolicy, PolicyInstance, Runtime, RuntimeError, RuntimeOption
 ///
 /// Each `Filter` keeps one component instance and reuses it from lead to
 /// lead (the engine keeps no state between calls); an instance that fails
-/// (fuel, memory, a trap) is dropped and the next lead gets a fresh one.
+/// (time, fuel, memory, a trap) is dropped and the next lead gets a fresh one.
 /// `Filter`s made by [`Filter::from_component`] and [`Filter::from_source`]
 /// share one wasmtime runtime with default options (and one compiler);
 /// [`Filter::from_loaded`] takes a policy loaded by a [`Runtime`] of your
@@ -128,7 +128,7 @@ pub enum TransformError {
     /// The policy refused the lead (the WIT `failure`).
     #[error("{0}")]
     Failure(Failure),
-    /// The policy could not run to the end: its fuel or memory ran out, or
+    /// The policy could not run to the end: its time, fuel or memory ran out, or
     /// it trapped.
     #[error(transparent)]
     Runtime(#[from] RuntimeError),

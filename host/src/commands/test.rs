@@ -35,9 +35,13 @@ pub struct TestArgs {
     /// When to colour the text report.
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     color: Color,
-    /// The execution budget for one lead, in fuel units.
-    #[arg(long, value_name = "UNITS", default_value_t = runtime::DEFAULT_FUEL)]
-    fuel: u64,
+    /// The longest the policy may run on one lead, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = runtime::DEFAULT_TIMEOUT.as_millis() as u64)]
+    timeout_ms: u64,
+    /// Also meter fuel: a deterministic execution budget for one lead, in
+    /// units of about one Wasm instruction.
+    #[arg(long, value_name = "UNITS")]
+    fuel: Option<u64>,
     /// The most memory the policy may use, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = runtime::DEFAULT_MEMORY_LIMIT >> 20)]
     memory_mib: usize,
@@ -71,6 +75,7 @@ enum Color {
 pub fn run(args: TestArgs) -> Result<u8> {
     let options = RunnerOptions {
         runtime: RuntimeOptions {
+            timeout: std::time::Duration::from_millis(args.timeout_ms),
             fuel: args.fuel,
             memory_limit: args.memory_mib << 20,
             ..RuntimeOptions::default()

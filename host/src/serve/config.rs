@@ -129,13 +129,16 @@ impl Default for Limits {
     }
 }
 
-/// The sandbox of every policy instance, as `leadfilter run`'s `--fuel` and
-/// `--memory-mib`.
+/// The sandbox of every policy instance, as `leadfilter run`'s
+/// `--timeout-ms`, `--fuel` and `--memory-mib`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Sandbox {
-    /// Execution budget for one lead, in fuel units.
-    pub fuel: u64,
+    /// The longest the policy may run on one lead, in milliseconds.
+    pub timeout_ms: u64,
+    /// A deterministic execution budget for one lead, in fuel units (off
+    /// unless set: metering costs speed).
+    pub fuel: Option<u64>,
     /// The most memory one policy instance may use, in MiB.
     pub memory_mib: usize,
 }
@@ -143,7 +146,8 @@ pub struct Sandbox {
 impl Default for Sandbox {
     fn default() -> Self {
         Sandbox {
-            fuel: crate::runtime::DEFAULT_FUEL,
+            timeout_ms: crate::runtime::DEFAULT_TIMEOUT.as_millis() as u64,
+            fuel: None,
             memory_mib: crate::runtime::DEFAULT_MEMORY_LIMIT >> 20,
         }
     }
@@ -410,7 +414,8 @@ impl Config {
                 "limits.max_concurrent_requests",
                 limits.max_concurrent_requests as u64,
             ),
-            ("sandbox.fuel", self.sandbox.fuel),
+            ("sandbox.timeout_ms", self.sandbox.timeout_ms),
+            ("sandbox.fuel", self.sandbox.fuel.unwrap_or(1)),
             ("sandbox.memory_mib", self.sandbox.memory_mib as u64),
             (
                 "throttle.max_failures",

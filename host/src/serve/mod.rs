@@ -485,6 +485,7 @@ async fn load(config: &Config, cache: CacheSetting) -> Result<Loaded, ServeError
         u32::try_from(filter_concurrency.saturating_mul(2).saturating_add(8)).unwrap_or(u32::MAX);
     let runtime = Runtime::new(&RuntimeOptions {
         cache: cache.clone(),
+        timeout: std::time::Duration::from_millis(config.sandbox.timeout_ms),
         fuel: config.sandbox.fuel,
         memory_limit: config.sandbox.memory_mib << 20,
         pooling: Some(pool),
@@ -912,6 +913,7 @@ async fn route_request(
 fn runtime_kind(error: &RuntimeError) -> (&'static str, bool) {
     match error {
         RuntimeError::Budget { .. } => ("budget", true),
+        RuntimeError::Timeout { .. } => ("timeout", true),
         RuntimeError::Memory { .. } => ("memory", true),
         RuntimeError::Stack => ("stack", true),
         _ => ("runtime", false),

@@ -28,13 +28,13 @@ impl Tree {
         match json {
             Json::Null => Tree::Null,
             Json::Bool(b) => Tree::Bool(*b),
-            Json::Number(text) => Tree::Number(text.clone()),
-            Json::String(s) => Tree::String(s.clone()),
+            Json::Number(text) => Tree::Number(text.to_string()),
+            Json::String(s) => Tree::String(s.to_string()),
             Json::Array(items) => Tree::Array(items.iter().map(Tree::from_json).collect()),
             Json::Object(members) => Tree::Object(
                 members
                     .iter()
-                    .map(|(name, value)| (name.clone(), Tree::from_json(value)))
+                    .map(|(name, value)| (name.to_string(), Tree::from_json(value)))
                     .collect(),
             ),
         }

@@ -487,8 +487,9 @@ fn the_shipped_engine_is_current() {
 /// The digest `scripts/build-engine` records (computed there by
 /// `scripts/engine-sources.py`; keep the two in step): SHA-256 of a listing,
 /// sorted by name, of `<sha256 hex>  <name>` for every file under guest/ and
-/// wit/, .cargo/config.toml, the engine's closure in Cargo.lock and the
-/// parts of the root Cargo.toml that shape the engine's build.
+/// wit/, .cargo/config.toml, the packages and features the engine is built
+/// with (`cargo tree`) and the parts of the root Cargo.toml that shape its
+/// build.
 fn sources_digest(root: &std::path::Path) -> String {
     use leadfilter_engine::policy::digest_of;
     fn walk(root: &std::path::Path, dir: &str, out: &mut Vec<String>) {
@@ -516,10 +517,9 @@ fn sources_digest(root: &std::path::Path) -> String {
         .map(|file| (hex(&read(&file)), file))
         .map(|(h, f)| (f, h))
         .collect();
-    let closure = lock_closure(&text("Cargo.lock"), "leadfilter-engine");
     entries.push((
-        "Cargo.lock#leadfilter-engine".into(),
-        hex(closure.as_bytes()),
+        "cargo-tree#leadfilter-engine".into(),
+        hex(engine_packages(root).as_bytes()),
     ));
     let manifest = manifest_part(&text("Cargo.toml"), &text("guest/Cargo.toml"));
     entries.push(("Cargo.toml#engine".into(), hex(manifest.as_bytes())));
@@ -531,70 +531,44 @@ fn sources_digest(root: &std::path::Path) -> String {
     digest_of(listing.as_bytes())
 }
 
-/// The `[[package]]` blocks of Cargo.lock reachable from `root`, sorted by
-/// name and version, concatenated.
-fn lock_closure(lock: &str, root: &str) -> String {
-    struct Package<'a> {
-        name: &'a str,
-        version: &'a str,
-        deps: Vec<&'a str>,
-        block: String,
-    }
-    fn quoted<'a>(line: &'a str, key: &str) -> Option<&'a str> {
-        line.strip_prefix(key)?
-            .strip_prefix(" = \"")?
-            .strip_suffix('"')
-    }
-    let packages: Vec<Package> = lock
-        .split("[[package]]\n")
-        .skip(1)
-        .map(|block| {
-            let block = block.split("\n\n").next().unwrap_or("").trim_matches('\n');
-            let mut package = Package {
-                name: "",
-                version: "",
-                deps: Vec::new(),
-                block: format!("{block}\n"),
-            };
-            let mut in_deps = false;
-            for line in block.split('\n') {
-                if in_deps {
-                    match line.strip_prefix(" \"").and_then(|l| l.strip_suffix("\",")) {
-                        Some(dep) => package.deps.push(dep),
-                        None => in_deps = false,
-                    }
-                } else if line == "dependencies = [" {
-                    in_deps = true;
-                } else if let Some(name) = quoted(line, "name") {
-                    package.name = name;
-                } else if let Some(version) = quoted(line, "version") {
-                    package.version = version;
-                }
-            }
-            package
-        })
-        .collect();
-    let mut seen = std::collections::BTreeSet::new();
-    let mut todo: Vec<(&str, Option<&str>)> = vec![(root, None)];
-    while let Some((name, version)) = todo.pop() {
-        for p in &packages {
-            if p.name == name
-                && version.is_none_or(|v| v == p.version)
-                && seen.insert((p.name, p.version))
-            {
-                for dep in &p.deps {
-                    let mut parts = dep.split(' ');
-                    todo.push((parts.next().unwrap_or(""), parts.next()));
-                }
-            }
+/// The packages and features the engine is built with, one a line, as
+/// `cargo tree` resolves them for wasm32-unknown-unknown.
+fn engine_packages(root: &std::path::Path) -> String {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = std::process::Command::new(cargo)
+        .args([
+            "tree",
+            "--locked",
+            "--offline",
+            "--quiet",
+            "--manifest-path",
+        ])
+        .arg(root.join("Cargo.toml"))
+        .args([
+            "-p",
+            "leadfilter-engine",
+            "--target",
+            "wasm32-unknown-unknown",
+        ])
+        .args(["-e", "normal,build", "--prefix", "none", "-f", "{p} {f}"])
+        .output()
+        .expect("cargo tree runs");
+    assert!(output.status.success(), "cargo tree failed");
+    let text = String::from_utf8(output.stdout).expect("cargo tree prints UTF-8");
+    let mut lines = std::collections::BTreeSet::new();
+    for line in text.split('\n') {
+        let mut line = line.trim().trim_end_matches(" (*)").to_owned();
+        // A path package shows where it is: `name v0.1.0 (/path/to/it)`.
+        if let Some(start) = line.find(" (/")
+            && let Some(len) = line[start..].find(')')
+        {
+            line.replace_range(start..start + len + 1, "");
+        }
+        if !line.is_empty() {
+            lines.insert(line);
         }
     }
-    let mut chosen: Vec<&Package> = packages
-        .iter()
-        .filter(|p| seen.contains(&(p.name, p.version)))
-        .collect();
-    chosen.sort_by_key(|p| (p.name, p.version));
-    chosen.iter().map(|p| p.block.as_str()).collect()
+    lines.into_iter().map(|line| line + "\n").collect()
 }
 
 /// The lines of the root Cargo.toml that shape the engine's build: its
