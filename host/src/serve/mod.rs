@@ -973,13 +973,30 @@ async fn filter_and_forward(
     };
     let started = Instant::now();
     let worker = state.clone();
-    let result = tokio::task::spawn_blocking(move || {
+    let (answer_tx, answer_rx) = tokio::sync::oneshot::channel();
+    let task = tokio::task::spawn_blocking(move || {
         // A fresh instance for every lead: nothing crosses from one lead to
         // the next.
-        let mut instance = worker.policy.instantiate()?;
-        instance.transform(&lead, &worker.policy_secrets)
-    })
-    .await;
+        match worker.policy.instantiate() {
+            Ok(mut instance) => {
+                let answer = instance.transform(&lead, &worker.policy_secrets);
+                let _ = answer_tx.send(answer);
+                // Dropping the instance resets its pool slot (the pages it
+                // wrote are copied back from the policy's image): done
+                // after the answer is handed over, off the request's path.
+                drop(instance);
+            }
+            Err(error) => {
+                let _ = answer_tx.send(Err(error));
+            }
+        }
+    });
+    // The sender is dropped unsent only if the task panicked: then the
+    // task's own error says so.
+    let result = match answer_rx.await {
+        Ok(answer) => Ok(answer),
+        Err(_) => task.await.map(|()| Err(RuntimeError::Poisoned)),
+    };
     shared
         .metrics
         .filter_time(path, started.elapsed().as_secs_f64());
