@@ -388,26 +388,13 @@ impl PolicyInstance {
         lead: &str,
         secrets: &[Secret],
     ) -> Result<Result<Outcome, Failure>, RuntimeError> {
-        let secrets: Vec<wit::Secret> = secrets
-            .iter()
-            .map(|s| wit::Secret {
-                name: s.name.clone(),
-                value: s.value.clone(),
-            })
-            .collect();
-        self.enter()?;
-        let Some(bindings) = &self.bindings else {
-            return Err(RuntimeError::Poisoned);
-        };
-        let result =
+        let secrets = wit_secrets(secrets);
+        let answer = self.call(|store, bindings, _| {
             bindings
                 .leadfilter_policy_filter()
-                .call_transform(&mut self.store, lead, &secrets);
-        self.count_fuel();
-        match result {
-            Ok(answer) => Ok(answer.map(outcome_from_wit).map_err(failure_from_wit)),
-            Err(e) => Err(self.error(e)),
-        }
+                .call_transform(store, lead, &secrets)
+        })?;
+        Ok(answer.map(outcome_from_wit).map_err(failure_from_wit))
     }
 
     /// Filters one lead like [`PolicyInstance::transform`], but gives only
@@ -420,52 +407,49 @@ impl PolicyInstance {
         lead: &str,
         secrets: &[Secret],
     ) -> Result<Result<String, Failure>, RuntimeError> {
-        let secrets: Vec<wit::Secret> = secrets
-            .iter()
-            .map(|s| wit::Secret {
-                name: s.name.clone(),
-                value: s.value.clone(),
-            })
-            .collect();
-        self.enter()?;
-        let Some(instance) = self.instance else {
-            return Err(RuntimeError::Poisoned);
-        };
-        let result = instance
-            .get_typed_func::<(&str, &[wit::Secret]), (Result<LeadOnly, wit::Failure>,)>(
-                &mut self.store,
-                self.transform,
-            )
-            .and_then(|func| func.call(&mut self.store, (lead, &secrets)));
-        self.count_fuel();
-        match result {
-            Ok((answer,)) => Ok(answer.map(|o| o.lead).map_err(failure_from_wit)),
-            Err(e) => Err(self.error(e)),
-        }
+        let secrets = wit_secrets(secrets);
+        let transform = self.transform;
+        let (answer,) = self.call(|store, _, instance| {
+            instance
+                .get_typed_func::<(&str, &[wit::Secret]), (Result<LeadOnly, wit::Failure>,)>(
+                    &mut *store,
+                    transform,
+                )?
+                .call(store, (lead, &secrets))
+        })?;
+        Ok(answer.map(|outcome| outcome.lead).map_err(failure_from_wit))
     }
 
     /// What the policy is, as the component says.
     pub fn info(&mut self) -> Result<PolicyInfo, RuntimeError> {
+        let info =
+            self.call(|store, bindings, _| bindings.leadfilter_policy_filter().call_info(store))?;
+        if info.digest.is_empty() {
+            return Err(RuntimeError::NoPolicy);
+        }
+        Ok(PolicyInfo {
+            name: info.name,
+            version: info.version,
+            digest: info.digest,
+            secrets: info.secrets,
+            input_schema: info.input_schema,
+            output_schema: info.output_schema,
+        })
+    }
+
+    /// Runs one call into the component with a fresh deadline and fuel
+    /// budget; a failed call poisons the instance.
+    fn call<R>(
+        &mut self,
+        call: impl FnOnce(&mut Store<Limits>, &bindings::Policy, Instance) -> wasmtime::Result<R>,
+    ) -> Result<R, RuntimeError> {
         self.enter()?;
-        let Some(bindings) = &self.bindings else {
+        let (Some(bindings), Some(instance)) = (&self.bindings, self.instance) else {
             return Err(RuntimeError::Poisoned);
         };
-        let result = bindings
-            .leadfilter_policy_filter()
-            .call_info(&mut self.store);
+        let result = call(&mut self.store, bindings, instance);
         self.count_fuel();
-        match result {
-            Ok(info) if info.digest.is_empty() => Err(RuntimeError::NoPolicy),
-            Ok(info) => Ok(PolicyInfo {
-                name: info.name,
-                version: info.version,
-                digest: info.digest,
-                secrets: info.secrets,
-                input_schema: info.input_schema,
-                output_schema: info.output_schema,
-            }),
-            Err(e) => Err(self.error(e)),
-        }
+        result.map_err(|e| self.error(e))
     }
 
     /// The fuel the last `transform` or `info` call used, out of the budget,
@@ -618,6 +602,16 @@ impl ResourceLimiter for Limits {
 /// Function table entries an instance may have (the engine needs a few
 /// hundred).
 const MAX_TABLE_ELEMENTS: usize = 100_000;
+
+fn wit_secrets(secrets: &[Secret]) -> Vec<wit::Secret> {
+    secrets
+        .iter()
+        .map(|s| wit::Secret {
+            name: s.name.clone(),
+            value: s.value.clone(),
+        })
+        .collect()
+}
 
 fn outcome_from_wit(outcome: wit::Outcome) -> Outcome {
     Outcome {

@@ -224,7 +224,7 @@ fn the_pooling_allocator_runs_policies() {
     // start from the pristine policy all the same.
     let large = format!(
         r#"{{"first_name":"Ada","notes":"{}"}}"#,
-        format!("call {MARKER} or +1 555 0100. ").repeat(20_000)
+        scrub_heavy_notes()
     );
     let leads = [
         lead(),
@@ -266,6 +266,37 @@ fn transform_lead_gives_the_same_answers_without_the_changes() {
     }
 }
 
+/// A megabyte of notes dense with personal data: the costliest kind of lead
+/// to scrub.
+fn scrub_heavy_notes() -> String {
+    format!("call {MARKER} or +1 555 0100. ").repeat(20_000)
+}
+
+/// Runs `lead` in a fresh instance of `policy`, expects `expected` (shown as
+/// `message`, without the lead's values), and checks that the failed
+/// instance is not used again.
+fn assert_stops(policy: &LoadedPolicy, lead: &str, expected: RuntimeError, message: &str) {
+    let mut instance = policy.instantiate().expect("the policy instantiates");
+    let error = instance
+        .transform(lead, &secrets())
+        .expect_err("the call must stop");
+    assert_eq!(error, expected);
+    assert_eq!(error.to_string(), message);
+    assert!(!format!("{error:?}").contains(MARKER));
+    assert_eq!(
+        instance
+            .transform("{}", &[])
+            .expect_err("the instance is poisoned"),
+        RuntimeError::Poisoned
+    );
+    assert_eq!(
+        instance
+            .transform_lead("{}", &[])
+            .expect_err("the instance is poisoned"),
+        RuntimeError::Poisoned
+    );
+}
+
 #[test]
 fn a_slow_lead_stops_at_the_time_limit() {
     let policy = policy_with(RuntimeOptions {
@@ -274,25 +305,12 @@ fn a_slow_lead_stops_at_the_time_limit() {
     });
     // Scrubbing a MiB of text takes tens of milliseconds; a zero timeout
     // ends the call at the next epoch tick (10 ms).
-    let slow = format!(
-        r#"{{"notes":"{}"}}"#,
-        format!("call {MARKER} or +1 555 0100. ").repeat(20_000)
-    );
-    let mut instance = policy.instantiate().expect("the policy instantiates");
-    let error = instance
-        .transform(&slow, &secrets())
-        .expect_err("no lead this large is scrubbed in one tick");
-    assert_eq!(error, RuntimeError::Timeout { ms: 0 });
-    assert_eq!(
-        error.to_string(),
-        "the policy exceeded its time limit of 0 ms"
-    );
-    assert!(!format!("{error:?}").contains(MARKER));
-    assert_eq!(
-        instance
-            .transform("{}", &[])
-            .expect_err("the instance is poisoned"),
-        RuntimeError::Poisoned
+    let slow = format!(r#"{{"notes":"{}"}}"#, scrub_heavy_notes());
+    assert_stops(
+        &policy,
+        &slow,
+        RuntimeError::Timeout { ms: 0 },
+        "the policy exceeded its time limit of 0 ms",
     );
 }
 
@@ -302,22 +320,12 @@ fn a_runaway_policy_stops_at_its_budget() {
         fuel: Some(1_000),
         ..options()
     });
-    let mut instance = policy.instantiate().expect("the policy instantiates");
-    let error = instance
-        .transform(&lead(), &secrets())
-        .expect_err("1000 fuel units is too little for any lead");
-    assert_eq!(error, RuntimeError::Budget { fuel: 1_000 });
-    assert_eq!(
-        error.to_string(),
-        "the policy exceeded its execution budget of 1000 fuel units"
-    );
-    assert!(!format!("{error:?}").contains(MARKER));
-    // A failed instance is not used again.
-    assert_eq!(
-        instance
-            .transform("{}", &[])
-            .expect_err("the instance is poisoned"),
-        RuntimeError::Poisoned
+    // 1000 fuel units is too little for any lead.
+    assert_stops(
+        &policy,
+        &lead(),
+        RuntimeError::Budget { fuel: 1_000 },
+        "the policy exceeded its execution budget of 1000 fuel units",
     );
 }
 
