@@ -17,7 +17,6 @@ use std::cmp::Ordering;
 
 use leadfilter_engine::Coverage;
 use leadfilter_engine::Policy;
-use leadfilter_engine::policy::Action;
 use serde::Serialize;
 
 /// One thing a policy says that a case can exercise.
@@ -53,7 +52,7 @@ impl PolicyCoverage {
                 };
                 items.push(Item {
                     location,
-                    what: action_name(&alternative.action).to_owned(),
+                    what: alternative.action.name().to_owned(),
                     covered: record.alternative(pattern, i),
                 });
             }
@@ -183,21 +182,6 @@ impl std::fmt::Display for Percent {
         } else {
             write!(f, "{whole}.{:0digits$}%", self.value % self.scale)
         }
-    }
-}
-
-fn action_name(action: &Action) -> &'static str {
-    match action {
-        Action::Keep(_) => "keep",
-        Action::Drop(_) => "drop",
-        Action::Redact(_) => "redact",
-        Action::Mask(_) => "mask",
-        Action::Truncate(_) => "truncate",
-        Action::Hash(_) => "hash",
-        Action::Domain(_) => "domain",
-        Action::Date(_) => "date",
-        Action::Bucket(_) => "bucket",
-        Action::Scrub(_) => "scrub",
     }
 }
 

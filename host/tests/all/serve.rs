@@ -982,15 +982,9 @@ async fn shutdown_finishes_requests_in_flight() {
     proxy.upstream.assert_clean();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn missing_secrets_and_bad_policies_are_refused_at_start() {
-    let dir = tempfile::tempdir().unwrap();
-    let text = format!(
-        "listen: 127.0.0.1:0\nroutes:\n  - path: /hook\n    policy: {}\n    auth: {{ type: api-key, keys: [surely-unset-serve-key] }}\n    upstream: {{ url: 'https://example.com/' }}\n",
-        policy_file(1).display()
-    );
-    let config = Config::from_yaml(&text, Path::new("t.yaml"), dir.path()).unwrap();
-    let err = Server::start(
+/// Why the server refuses to start with `config`.
+async fn start_error(config: Config) -> String {
+    Server::start(
         config,
         ServeOptions {
             cache: cache(),
@@ -999,7 +993,18 @@ async fn missing_secrets_and_bad_policies_are_refused_at_start() {
     )
     .await
     .unwrap_err()
-    .to_string();
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_secrets_and_bad_policies_are_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "listen: 127.0.0.1:0\nroutes:\n  - path: /hook\n    policy: {}\n    auth: {{ type: api-key, keys: [surely-unset-serve-key] }}\n    upstream: {{ url: 'https://example.com/' }}\n",
+        policy_file(1).display()
+    );
+    let config = Config::from_yaml(&text, Path::new("t.yaml"), dir.path()).unwrap();
+    let err = start_error(config).await;
     assert!(err.contains("routes[0]"), "{err}");
     assert!(err.contains("LEADFILTER_SECRET_"), "{err}");
 
@@ -1010,16 +1015,7 @@ async fn missing_secrets_and_bad_policies_are_refused_at_start() {
         dir.path(),
     )
     .unwrap();
-    let err = Server::start(
-        config,
-        ServeOptions {
-            cache: cache(),
-            logs: None,
-        },
-    )
-    .await
-    .unwrap_err()
-    .to_string();
+    let err = start_error(config).await;
     assert!(err.contains("bad.wasm"), "{err}");
 }
 
@@ -1071,13 +1067,8 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tls_inbound_and_a_custom_ca_for_the_upstream() {
-    let certs = tempfile::tempdir().unwrap();
-    let cert = test_cert(certs.path());
-
-    // The upstream speaks HTTPS with the test certificate; the route trusts
-    // it through `ca_file` (and nothing else).
+/// A recording upstream that speaks HTTPS with the test certificate.
+async fn tls_upstream(cert: &TestCert) -> Upstream {
     let server_config = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .unwrap()
@@ -1087,10 +1078,20 @@ async fn tls_inbound_and_a_custom_ca_for_the_upstream() {
             rustls::pki_types::PrivateKeyDer::try_from(cert.key_der.clone()).unwrap(),
         )
         .unwrap();
-    let tls_upstream = Upstream::start_with(Some(tokio_rustls::TlsAcceptor::from(Arc::new(
+    Upstream::start_with(Some(tokio_rustls::TlsAcceptor::from(Arc::new(
         server_config,
     ))))
-    .await;
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_inbound_and_a_custom_ca_for_the_upstream() {
+    let certs = tempfile::tempdir().unwrap();
+    let cert = test_cert(certs.path());
+
+    // The upstream speaks HTTPS with the test certificate; the route trusts
+    // it through `ca_file` (and nothing else).
+    let tls_upstream = tls_upstream(&cert).await;
 
     std::fs::write(certs.path().join("key-new"), "new-api-key").unwrap();
     std::fs::write(certs.path().join("pepper"), "p").unwrap();
@@ -1149,19 +1150,7 @@ async fn tls_inbound_and_a_custom_ca_for_the_upstream() {
 async fn an_upstream_whose_certificate_is_not_trusted_gets_nothing() {
     let certs = tempfile::tempdir().unwrap();
     let cert = test_cert(certs.path());
-    let server_config = rustls::ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![cert.der.clone()],
-            rustls::pki_types::PrivateKeyDer::try_from(cert.key_der.clone()).unwrap(),
-        )
-        .unwrap();
-    let tls_upstream = Upstream::start_with(Some(tokio_rustls::TlsAcceptor::from(Arc::new(
-        server_config,
-    ))))
-    .await;
+    let tls_upstream = tls_upstream(&cert).await;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("k"), "new-api-key").unwrap();
     std::fs::write(dir.path().join("pepper"), "p").unwrap();
