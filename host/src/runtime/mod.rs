@@ -282,7 +282,6 @@ impl Runtime {
             pre,
             transform,
             fuel: self.options.fuel,
-            deadline: deadline_ticks(self.options.timeout),
             timeout: self.options.timeout,
             memory_limit: self.options.memory_limit,
             metadata,
@@ -297,7 +296,6 @@ pub struct LoadedPolicy {
     pre: bindings::PolicyPre<Limits>,
     transform: ComponentExportIndex,
     fuel: Option<u64>,
-    deadline: u64,
     timeout: Duration,
     memory_limit: usize,
     metadata: Option<PolicyMetadata>,
@@ -329,11 +327,9 @@ impl LoadedPolicy {
         store.epoch_deadline_trap();
         let mut instance = PolicyInstance {
             store,
-            bindings: None,
-            instance: None,
+            bound: None,
             transform: self.transform,
             fuel: self.fuel,
-            deadline: self.deadline,
             timeout: self.timeout,
             fuel_used: None,
             poisoned: false,
@@ -348,9 +344,8 @@ impl LoadedPolicy {
                 Ok((raw, bindings))
             });
         match instantiated {
-            Ok((raw, bindings)) => {
-                instance.instance = Some(raw);
-                instance.bindings = Some(bindings);
+            Ok(bound) => {
+                instance.bound = Some(bound);
                 Ok(instance)
             }
             Err(e) => Err(instance.error(e)),
@@ -362,11 +357,10 @@ impl LoadedPolicy {
 /// leads is faster; a fresh one per lead keeps leads apart.
 pub struct PolicyInstance {
     store: Store<Limits>,
-    bindings: Option<bindings::Policy>,
-    instance: Option<Instance>,
+    /// The instance and its typed exports; `None` until instantiated.
+    bound: Option<(Instance, bindings::Policy)>,
     transform: ComponentExportIndex,
     fuel: Option<u64>,
-    deadline: u64,
     timeout: Duration,
     fuel_used: Option<u64>,
     poisoned: bool,
@@ -444,10 +438,10 @@ impl PolicyInstance {
         call: impl FnOnce(&mut Store<Limits>, &bindings::Policy, Instance) -> wasmtime::Result<R>,
     ) -> Result<R, RuntimeError> {
         self.enter()?;
-        let (Some(bindings), Some(instance)) = (&self.bindings, self.instance) else {
+        let Some((instance, bindings)) = &self.bound else {
             return Err(RuntimeError::Poisoned);
         };
-        let result = call(&mut self.store, bindings, instance);
+        let result = call(&mut self.store, bindings, *instance);
         self.count_fuel();
         result.map_err(|e| self.error(e))
     }
@@ -473,7 +467,7 @@ impl PolicyInstance {
             return Err(RuntimeError::Poisoned);
         }
         self.store.data_mut().exceeded = false;
-        self.store.set_epoch_deadline(self.deadline);
+        self.store.set_epoch_deadline(deadline_ticks(self.timeout));
         if let Some(fuel) = self.fuel {
             self.store
                 .set_fuel(fuel)
