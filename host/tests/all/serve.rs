@@ -719,6 +719,41 @@ async fn invalid_leads_are_answered_422_and_never_forwarded() {
     proxy.stop().await;
 }
 
+/// A lead the sandbox stops (here: more memory than the route allows) is
+/// answered 422 with the sandbox's kind, never forwarded, and no value of it
+/// shows in the answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lead_the_sandbox_stops_is_422_and_never_forwarded() {
+    let upstream = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("k"), "new-api-key").unwrap();
+    std::fs::write(dir.path().join("pepper"), "p").unwrap();
+    let text = format!(
+        "listen: 127.0.0.1:0\nlimits: {{ max_body_bytes: 2000000 }}\nsandbox: {{ memory_mib: 4 }}\nsecrets: {{ k: file:{k}, pepper: file:{p} }}\nroutes:\n  - path: /hook\n    policy: {policy}\n    auth: {{ type: api-key, keys: [k] }}\n    upstream: {{ url: '{url}', allow_http_loopback: true }}\n",
+        k = dir.path().join("k").display(),
+        p = dir.path().join("pepper").display(),
+        policy = policy_file(1).display(),
+        url = upstream.url(),
+    );
+    let server = serve_quietly(&text, dir.path()).await;
+    let notes = "ada.marker@example.com +1 555 0100 ".repeat(30_000);
+    let heavy = format!(r#"{{"email":"ada.marker@example.com","notes":"{notes}","consent":true}}"#);
+    let answer = send(
+        server.local_addr(),
+        "POST",
+        "/hook",
+        &api_key("new-api-key"),
+        &heavy,
+    )
+    .await;
+    assert_eq!(answer.status, 422, "{}", answer.body);
+    let body: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
+    assert_eq!(body["kind"], "memory");
+    assert!(!answer.body.contains("marker"), "{}", answer.body);
+    assert!(upstream.hooks().is_empty());
+    within(server.shutdown()).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_bodies_slow_clients_and_wrong_methods() {
     let proxy = start(API_KEY, "").await;
