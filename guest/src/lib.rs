@@ -30,6 +30,8 @@ pub mod schema;
 pub mod scrub;
 
 mod action;
+#[cfg(any(target_arch = "wasm32", test))]
+mod alloc;
 mod condition;
 mod engine;
 
