@@ -77,10 +77,11 @@
 //! entry per top-most unknown value, in input order. Changes, failures and
 //! violations name paths and rules, never values.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::ops::Range;
 
+use foldhash::fast::FixedState;
 use serde_json::Value;
 
 use crate::action::PreparedAction;
@@ -190,8 +191,9 @@ impl Op {
 struct Node {
     /// The rule whose pattern ends here.
     rule: Option<usize>,
-    /// Key segments, matching object members.
-    keys: BTreeMap<String, usize>,
+    /// Key segments, matching object members. Hashed with a fixed seed,
+    /// so that a pre-initialised engine's memory is the same every time.
+    keys: HashMap<String, usize, FixedState>,
     /// The key segments that are array indices, matching array elements.
     indices: BTreeMap<usize, usize>,
     /// Selector segments: pointer, text, child.

@@ -21,8 +21,10 @@
 //! never quotes the input.
 
 use std::borrow::Cow;
-use std::collections::BTreeSet;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::collections::HashSet;
+use std::hash::BuildHasher;
+
+use foldhash::fast::FixedState;
 
 /// A JSON value that keeps numbers as their exact text and objects in order.
 ///
@@ -198,7 +200,7 @@ impl<'a> Parser<'a> {
             return Ok(Json::Object(Vec::new()));
         }
         let start = self.members.len();
-        let mut hashes: Option<BTreeSet<u64>> = None;
+        let mut hashes: Option<HashSet<u64, FixedState>> = None;
         loop {
             if self.peek() != Some(b'"') {
                 return Err(self.unexpected("expected a member name in double quotes"));
@@ -406,7 +408,7 @@ fn plain_run(bytes: &[u8], from: usize) -> usize {
 /// the object is large.
 fn is_duplicate(
     members: &[(Cow<'_, str>, Json<'_>)],
-    hashes: &mut Option<BTreeSet<u64>>,
+    hashes: &mut Option<HashSet<u64, FixedState>>,
     name: &str,
 ) -> bool {
     if members.len() < LINEAR_DUPLICATE_CHECK {
@@ -418,9 +420,7 @@ fn is_duplicate(
 }
 
 fn hash_name(name: &str) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    name.hash(&mut hasher);
-    hasher.finish()
+    FixedState::default().hash_one(name)
 }
 
 impl<'a> Json<'a> {
