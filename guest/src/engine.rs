@@ -153,6 +153,8 @@ pub struct Engine {
     patterns: Vec<String>,
     /// The pattern trie; node 0 is the root (the pattern `""`).
     nodes: Vec<Node>,
+    /// Whether an alternative writes elsewhere (`to:`).
+    relocates: bool,
 }
 
 #[derive(Debug)]
@@ -255,6 +257,9 @@ impl Engine {
             rules.push(rule);
         }
 
+        let relocates = rules
+            .iter()
+            .any(|r: &CompiledRule| r.alternatives.iter().any(|a| a.to.is_some()));
         Ok(Engine {
             info: PolicyInfo {
                 name: policy.name,
@@ -271,6 +276,7 @@ impl Engine {
             rules,
             patterns: texts,
             nodes,
+            relocates,
         })
     }
 
@@ -374,6 +380,7 @@ impl Engine {
             tree: OutTree {
                 nodes: Vec::with_capacity(32),
                 root: None,
+                relocating: self.relocates,
             },
             changes: Vec::with_capacity(32),
             active: vec![0],
@@ -859,7 +866,8 @@ impl OutValue<'_> {
     }
 }
 
-/// Route objects with more members than this find members through an index.
+/// Route objects with more members than this find members through an index
+/// (only looked up when values may be written elsewhere, with `to:`).
 const INDEXED_MEMBERS: usize = 16;
 
 #[derive(Debug)]
@@ -889,9 +897,23 @@ struct OutNode<'a> {
 struct OutTree<'a> {
     nodes: Vec<OutNode<'a>>,
     root: Option<usize>,
+    /// Whether values may be written elsewhere (`to:`). Without that, each
+    /// value of the lead is visited once and names in an object are unique,
+    /// so no member or element is ever written twice and the tree need not
+    /// look.
+    relocating: bool,
 }
 
 impl<'a> OutTree<'a> {
+    /// The node already at `place`, if any.
+    fn occupant(&self, place: Place<'a>) -> Option<usize> {
+        if !self.relocating && !matches!(place, Place::Root) {
+            debug_assert_eq!(self.get(place), None);
+            return None;
+        }
+        self.get(place)
+    }
+
     /// The node at `place`, if any.
     fn get(&self, place: Place<'a>) -> Option<usize> {
         match place {
@@ -925,7 +947,7 @@ impl<'a> OutTree<'a> {
                     members.push((name, id));
                     if let Some(index) = index {
                         index.insert(name, id);
-                    } else if members.len() > INDEXED_MEMBERS {
+                    } else if self.relocating && members.len() > INDEXED_MEMBERS {
                         *index = Some(members.iter().copied().collect());
                     }
                 }
@@ -947,7 +969,7 @@ impl<'a> OutTree<'a> {
     /// Writes `value` at `place`.
     fn put(&mut self, place: Option<Place<'a>>, value: OutValue<'a>) -> Result<(), Clash> {
         let place = place.ok_or(Clash::Inside)?;
-        if self.get(place).is_some() {
+        if self.occupant(place).is_some() {
             return Err(Clash::Occupied(self.pointer(place)));
         }
         self.attach(place, OutKind::Value(value));
@@ -956,7 +978,7 @@ impl<'a> OutTree<'a> {
 
     /// The route object at `place`, created if the place is free.
     fn route_object(&mut self, place: Place<'a>, kept: bool) -> Result<usize, Clash> {
-        match self.get(place) {
+        match self.occupant(place) {
             None => Ok(self.attach(
                 place,
                 OutKind::Object {
@@ -982,7 +1004,7 @@ impl<'a> OutTree<'a> {
         empties: Vec<Empty>,
         kept: bool,
     ) -> Result<usize, Clash> {
-        if self.get(place).is_some() {
+        if self.occupant(place).is_some() {
             return Err(Clash::Occupied(self.pointer(place)));
         }
         Ok(self.attach(

@@ -50,8 +50,9 @@ pub enum Json<'a> {
 pub const MAX_DEPTH: usize = 128;
 
 /// Objects with more members than this check for duplicate names with a
-/// set of name hashes instead of a linear scan.
-const LINEAR_DUPLICATE_CHECK: usize = 16;
+/// set of name hashes; smaller ones with a 64-bit mask of name fingerprints
+/// and, when a fingerprint repeats, a scan.
+const LINEAR_DUPLICATE_CHECK: usize = 64;
 
 /// Why text is not I-JSON: where, never what.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -200,14 +201,14 @@ impl<'a> Parser<'a> {
             return Ok(Json::Object(Vec::new()));
         }
         let start = self.members.len();
-        let mut hashes: Option<HashSet<u64, FixedState>> = None;
+        let mut seen = Seen::default();
         loop {
             if self.peek() != Some(b'"') {
                 return Err(self.unexpected("expected a member name in double quotes"));
             }
             let name_pos = self.pos;
             let name = self.string()?;
-            if is_duplicate(&self.members[start..], &mut hashes, &name) {
+            if seen.is_duplicate(&self.members[start..], &name) {
                 return Err(self.error_at(name_pos, "duplicate member name"));
             }
             self.skip_ws();
@@ -377,21 +378,27 @@ impl<'a> Parser<'a> {
 }
 
 /// The index of the first byte at or after `from` that is `"`, `\` or a
-/// control character (or the end): eight bytes at a time while none is.
+/// control character (or the end): eight bytes at a time while eight are
+/// left.
 fn plain_run(bytes: &[u8], from: usize) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let has_zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS != 0;
+    // The high bit of each byte of `v` that is zero. Bits above the lowest
+    // one may be spurious (borrows), the lowest is always exact.
+    let zero_bytes = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
     let mut i = from;
     while let Some(chunk) = bytes.get(i..i + 8) {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
         let v = u64::from_le_bytes(word);
-        let special = has_zero_byte(v ^ (ONES * u64::from(b'"')))
-            || has_zero_byte(v ^ (ONES * u64::from(b'\\')))
-            || v.wrapping_sub(ONES * 0x20) & !v & HIGHS != 0;
-        if special {
-            break;
+        // Bytes below 0x20 the same way as zero bytes; bytes of 0x80 and
+        // above (UTF-8 beyond ASCII) never count.
+        let special = zero_bytes(v ^ (ONES * u64::from(b'"')))
+            | zero_bytes(v ^ (ONES * u64::from(b'\\')))
+            | (v.wrapping_sub(ONES * 0x20) & !v & HIGHS);
+        if special != 0 {
+            // Little-endian: the lowest set bit is the first such byte.
+            return i + (special.trailing_zeros() / 8) as usize;
         }
         i += 8;
     }
@@ -404,19 +411,47 @@ fn plain_run(bytes: &[u8], from: usize) -> usize {
     i
 }
 
-/// Whether `name` is already a member name; keeps a set of name hashes once
-/// the object is large.
-fn is_duplicate(
-    members: &[(Cow<'_, str>, Json<'_>)],
-    hashes: &mut Option<HashSet<u64, FixedState>>,
-    name: &str,
-) -> bool {
-    if members.len() < LINEAR_DUPLICATE_CHECK {
-        return members.iter().any(|(n, _)| n == name);
+/// The member names of an object read so far, for the duplicate check.
+#[derive(Default)]
+struct Seen {
+    /// Bit `fingerprint(name)` is set for every name read.
+    fingerprints: u64,
+    /// Hashes of every name, once the object has more than
+    /// [`LINEAR_DUPLICATE_CHECK`] members.
+    hashes: Option<HashSet<u64, FixedState>>,
+}
+
+impl Seen {
+    /// Whether `name` is already one of `members`' names; remembers it.
+    fn is_duplicate(&mut self, members: &[(Cow<'_, str>, Json<'_>)], name: &str) -> bool {
+        if members.len() < LINEAR_DUPLICATE_CHECK {
+            let bit = 1u64 << fingerprint(name);
+            let maybe = self.fingerprints & bit != 0;
+            self.fingerprints |= bit;
+            // A new fingerprint is a new name; a repeated one is only a
+            // candidate: look.
+            return maybe && members.iter().any(|(n, _)| n == name);
+        }
+        let set = self
+            .hashes
+            .get_or_insert_with(|| members.iter().map(|(n, _)| hash_name(n)).collect());
+        // A repeated hash is only a candidate: confirm it.
+        !set.insert(hash_name(name)) && members.iter().any(|(n, _)| n == name)
     }
-    let set = hashes.get_or_insert_with(|| members.iter().map(|(n, _)| hash_name(n)).collect());
-    // A repeated hash is only a candidate: confirm it.
-    !set.insert(hash_name(name)) && members.iter().any(|(n, _)| n == name)
+}
+
+/// A number below 64 that equal names share: from the length and the first
+/// and last bytes, which tell most member names apart.
+fn fingerprint(name: &str) -> u32 {
+    let bytes = name.as_bytes();
+    let first = bytes.first().copied().unwrap_or(0);
+    let last = bytes.last().copied().unwrap_or(0);
+    let mixed = (bytes.len() as u32)
+        .wrapping_mul(31)
+        .wrapping_add(u32::from(first))
+        .wrapping_mul(31)
+        .wrapping_add(u32::from(last));
+    mixed.wrapping_mul(0x9e37_79b9) >> 26
 }
 
 fn hash_name(name: &str) -> u64 {
@@ -685,6 +720,20 @@ mod tests {
         );
         // The same name in different objects is fine.
         assert!(parse(r#"{"a": {"a": 1}, "b": {"a": 2}}"#).is_ok());
+        // Names that share length, first and last byte (one fingerprint),
+        // in objects of every size around the switch to hashing: distinct
+        // names pass, each repeated name fails.
+        for n in [1, 2, 17, 63, 64, 65, 130] {
+            let names: Vec<String> = (0..n).map(|i| format!("k{i:03}z")).collect();
+            let members: Vec<String> = names.iter().map(|k| format!("\"{k}\": 0")).collect();
+            assert!(parse(&format!("{{{}}}", members.join(","))).is_ok(), "{n}");
+            for again in [0, n / 2, n - 1] {
+                let mut repeated = members.clone();
+                repeated.push(format!("\"{}\": 1", names[again]));
+                let e = err(&format!("{{{}}}", repeated.join(",")));
+                assert_eq!(e.message, "duplicate member name", "{n} {again}");
+            }
+        }
     }
 
     #[test]
@@ -739,6 +788,33 @@ mod tests {
         assert_eq!(e.message, "unterminated string");
         assert!(!e.to_string().contains("SECRET"));
         assert_eq!(err("[1,").message, "unexpected end of input");
+    }
+
+    #[test]
+    fn plain_runs_end_at_the_first_special_byte() {
+        let naive = |bytes: &[u8], from: usize| {
+            (from..bytes.len())
+                .find(|&i| matches!(bytes[i], b'"' | b'\\' | 0..=0x1f))
+                .unwrap_or(bytes.len())
+        };
+        // Every special byte at every position of a run of plain text, ASCII
+        // and beyond (0x7f and bytes of UTF-8 sequences are plain).
+        let plain: Vec<u8> = "a~ \u{7f}é€😀".bytes().cycle().take(40).collect();
+        for special in [b'"', b'\\', 0x00, 0x0a, 0x1f] {
+            for at in 0..plain.len() {
+                let mut bytes = plain.clone();
+                bytes[at] = special;
+                for from in 0..=at.min(9) {
+                    assert_eq!(
+                        plain_run(&bytes, from),
+                        naive(&bytes, from),
+                        "{special} {at} {from}"
+                    );
+                }
+            }
+        }
+        assert_eq!(plain_run(&plain, 0), plain.len());
+        assert_eq!(plain_run(b"", 0), 0);
     }
 
     #[test]

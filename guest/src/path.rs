@@ -259,7 +259,7 @@ pub fn unescape(raw: &str) -> Result<String, String> {
 /// Appends `/` and the RFC 6901 escape of `key` to a pointer.
 pub fn push_escaped(pointer: &mut String, key: &str) {
     pointer.push('/');
-    if !key.contains(['~', '/']) {
+    if !key.bytes().any(|b| b == b'~' || b == b'/') {
         pointer.push_str(key);
         return;
     }
