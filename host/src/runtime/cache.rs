@@ -1,7 +1,19 @@
-//! Where wasmtime keeps compiled code between runs.
+//! Where compiled code is kept between runs.
+//!
+//! Policy components are cached by [`ArtifactCache`]: the machine code
+//! wasmtime made for a component, serialised as it is (not compressed), in a
+//! file that a later run maps into memory instead of compiling again. A run
+//! on one lead then starts in a few milliseconds: wasmtime's own cache, which
+//! the compiler still uses for the engine module, compresses its entries and
+//! copies them into memory, which cost about 30 ms per start.
 
-use std::path::PathBuf;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use sha2::{Digest, Sha256};
+use wasmtime::component::Component;
 use wasmtime::{Cache, CacheConfig};
 
 /// The environment variable that overrides the cache directory.
@@ -45,6 +57,33 @@ impl CacheSetting {
         }
     }
 
+    /// The directory and whether it may be skipped, made if it is missing;
+    /// `None` when there is no cache.
+    fn usable_directory(&self) -> Result<Option<PathBuf>, String> {
+        let Some((dir, best_effort)) = self.resolve() else {
+            return Ok(None);
+        };
+        let made = std::path::absolute(&dir).and_then(|dir| {
+            std::fs::create_dir_all(&dir)?;
+            Ok(dir)
+        });
+        match made {
+            Ok(dir) => Ok(Some(dir)),
+            Err(_) if best_effort => Ok(None),
+            Err(e) => Err(format!(
+                "the cache directory `{}` cannot be used: {e}",
+                dir.display()
+            )),
+        }
+    }
+
+    /// The cache of compiled policy components for this setting.
+    pub(crate) fn artifacts(&self) -> Result<Option<ArtifactCache>, String> {
+        Ok(self.usable_directory()?.map(|dir| ArtifactCache {
+            dir: dir.join(ARTIFACTS),
+        }))
+    }
+
     /// The wasmtime cache for this setting.
     pub(crate) fn build(&self) -> Result<Option<Cache>, String> {
         let Some((dir, best_effort)) = self.resolve() else {
@@ -66,5 +105,159 @@ impl CacheSetting {
                 dir.display()
             )),
         }
+    }
+}
+
+/// The subdirectory of the cache directory that holds compiled components.
+const ARTIFACTS: &str = "components";
+
+/// Compiled components kept at most; the least recently written go first.
+const KEEP_ARTIFACTS: usize = 32;
+
+/// Compiled policy components on disk, one file per component and engine
+/// configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct ArtifactCache {
+    dir: PathBuf,
+}
+
+/// Where a loaded component's machine code came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeSource {
+    /// Compiled by this load.
+    Compiled,
+    /// Mapped from the on-disk cache, as an earlier load left it.
+    Cache,
+}
+
+impl ArtifactCache {
+    /// The component made from `bytes` for `engine`: mapped from the cache
+    /// when an earlier load put it there, otherwise compiled and put there.
+    /// A cache entry that cannot be used (damaged, or from another wasmtime)
+    /// is compiled again and replaced; a cache that cannot be written only
+    /// makes the next load compile again.
+    pub(crate) fn load(
+        &self,
+        engine: &wasmtime::Engine,
+        bytes: &[u8],
+    ) -> wasmtime::Result<(Component, CodeSource)> {
+        let path = self.dir.join(format!("{}.cwasm", key(engine, bytes)));
+        if path.is_file()
+            && let Ok(component) = map(engine, &path)
+        {
+            return Ok((component, CodeSource::Cache));
+        }
+        let component = Component::new(engine, bytes)?;
+        if let Ok(serialized) = component.serialize() {
+            // Best effort: the component is loaded either way.
+            let _ = self.store(&path, &serialized);
+        }
+        Ok((component, CodeSource::Compiled))
+    }
+
+    /// Writes `bytes` to `path` whole or not at all (a file in place is
+    /// replaced by a rename, never rewritten while another run maps it),
+    /// then trims the cache to [`KEEP_ARTIFACTS`] files.
+    fn store(&self, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+        std::fs::create_dir_all(&self.dir)?;
+        static WRITES: AtomicU64 = AtomicU64::new(0);
+        let mut temporary = path.as_os_str().to_owned();
+        temporary.push(format!(
+            ".{}-{}.tmp",
+            std::process::id(),
+            WRITES.fetch_add(1, Ordering::Relaxed)
+        ));
+        let temporary = PathBuf::from(temporary);
+        let written = std::fs::File::create(&temporary)
+            .and_then(|mut file| file.write_all(bytes).and_then(|()| file.sync_all()))
+            .and_then(|()| std::fs::rename(&temporary, path));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&temporary);
+        }
+        written?;
+        self.trim();
+        Ok(())
+    }
+
+    /// Removes the oldest compiled components beyond [`KEEP_ARTIFACTS`].
+    fn trim(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        let mut artifacts: Vec<(std::time::SystemTime, PathBuf)> = entries
+            .filter_map(Result::ok)
+            .filter(|e| e.path().extension().is_some_and(|x| x == "cwasm"))
+            .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+            .collect();
+        if artifacts.len() <= KEEP_ARTIFACTS {
+            return;
+        }
+        artifacts.sort();
+        for (_, path) in &artifacts[..artifacts.len() - KEEP_ARTIFACTS] {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// The file name of a component's machine code: a digest of the component
+/// and of every engine setting that shapes the code (wasmtime's own
+/// compatibility hash, which also covers its version).
+fn key(engine: &wasmtime::Engine, bytes: &[u8]) -> String {
+    let mut settings = DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut settings);
+    let digest = Sha256::new()
+        .chain_update(b"leadfilter component artifact 1\0")
+        .chain_update(settings.finish().to_le_bytes())
+        .chain_update(bytes)
+        .finalize();
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Maps a file [`ArtifactCache::store`] wrote.
+#[allow(unsafe_code)]
+fn map(engine: &wasmtime::Engine, path: &Path) -> wasmtime::Result<Component> {
+    // SAFETY: wasmtime needs the file to hold code that `serialize` made,
+    // unchanged while it is mapped. This cache writes its files whole and
+    // replaces them only by renaming, never in place; wasmtime checks the
+    // header (its version and this engine's settings) and refuses anything
+    // else. Like wasmtime's own cache, it trusts the cache directory to be
+    // writable only by its user.
+    unsafe { Component::deserialize_file(engine, path) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cache_keeps_the_newest_components() {
+        let dir = tempfile::tempdir().expect("a scratch directory");
+        let cache = ArtifactCache {
+            dir: dir.path().to_owned(),
+        };
+        let start = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1 << 30);
+        for i in 0..KEEP_ARTIFACTS + 5 {
+            let path = dir.path().join(format!("{i:03}.cwasm"));
+            let file = std::fs::File::create(&path).expect("a file");
+            file.set_modified(start + std::time::Duration::from_secs(i as u64))
+                .expect("a modification time");
+        }
+        std::fs::write(dir.path().join("other.txt"), b"kept").expect("a file");
+        cache.trim();
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("the directory")
+            .map(|e| {
+                e.expect("an entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        left.sort();
+        let mut expected: Vec<String> = (5..KEEP_ARTIFACTS + 5)
+            .map(|i| format!("{i:03}.cwasm"))
+            .collect();
+        expected.push("other.txt".into());
+        assert_eq!(left, expected);
     }
 }

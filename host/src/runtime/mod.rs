@@ -42,7 +42,7 @@ use wasmtime::{
     Config, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap,
 };
 
-pub use cache::{CACHE_DIR_ENV, CacheSetting};
+pub use cache::{CACHE_DIR_ENV, CacheSetting, CodeSource};
 pub use inspect::{InspectError, Metadata, inspect};
 
 use crate::compile::PolicyMetadata;
@@ -193,6 +193,7 @@ pub struct Runtime {
     engine: wasmtime::Engine,
     linker: Linker<Limits>,
     options: RuntimeOptions,
+    artifacts: Option<cache::ArtifactCache>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -212,7 +213,6 @@ impl Runtime {
                 config.wasm_component_model(true);
                 config.consume_fuel(options.fuel.is_some());
                 config.epoch_interruption(true);
-                config.cache(options.cache.build().map_err(RuntimeError::Setup)?);
                 if let Some(instances) = options.pooling {
                     config.allocation_strategy(InstanceAllocationStrategy::Pooling(
                         pooling_config(instances, options.memory_limit, pagemap_scan),
@@ -229,12 +229,14 @@ impl Runtime {
                 .map_err(|e| RuntimeError::Setup(format!("{e:#}")))?,
             Err(e) => return Err(RuntimeError::Setup(format!("{e:#}"))),
         };
+        let artifacts = options.cache.artifacts().map_err(RuntimeError::Setup)?;
         spawn_epoch_ticker(&engine)?;
         let linker = Linker::new(&engine);
         Ok(Runtime {
             engine,
             linker,
             options: options.clone(),
+            artifacts,
         })
     }
 
@@ -253,8 +255,11 @@ impl Runtime {
             Err(InspectError::NotAComponent(e)) => return Err(RuntimeError::Invalid(e)),
             Err(e) => return Err(e.into()),
         };
-        let component = Component::new(&self.engine, component)
-            .map_err(|e| RuntimeError::Invalid(format!("{e:#}")))?;
+        let (component, code) = match &self.artifacts {
+            Some(artifacts) => artifacts.load(&self.engine, component),
+            None => Component::new(&self.engine, component).map(|c| (c, CodeSource::Compiled)),
+        }
+        .map_err(|e| RuntimeError::Invalid(format!("{e:#}")))?;
         let ty = component.component_type();
         let imports: Vec<String> = ty
             .imports(&self.engine)
@@ -285,6 +290,7 @@ impl Runtime {
             timeout: self.options.timeout,
             memory_limit: self.options.memory_limit,
             metadata,
+            code,
         })
     }
 }
@@ -299,6 +305,7 @@ pub struct LoadedPolicy {
     timeout: Duration,
     memory_limit: usize,
     metadata: Option<PolicyMetadata>,
+    code: CodeSource,
 }
 
 impl std::fmt::Debug for LoadedPolicy {
@@ -314,6 +321,12 @@ impl LoadedPolicy {
     /// component that `leadfilter compile` makes does).
     pub fn metadata(&self) -> Option<&PolicyMetadata> {
         self.metadata.as_ref()
+    }
+
+    /// Whether this load compiled the component or mapped its machine code
+    /// from the on-disk cache.
+    pub fn code_source(&self) -> CodeSource {
+        self.code
     }
 
     /// A fresh instance in a store of its own.

@@ -9,8 +9,8 @@ use leadfilter::compile::{
     CompileError, CompileOptions, Compiler, ENGINE_WASM, PolicyMetadata, SECTION,
 };
 use leadfilter::runtime::{
-    self, CacheSetting, InspectError, LoadedPolicy, POLICY_INTERFACE, Runtime, RuntimeError,
-    RuntimeOptions,
+    self, CacheSetting, CodeSource, InspectError, LoadedPolicy, POLICY_INTERFACE, Runtime,
+    RuntimeError, RuntimeOptions,
 };
 use leadfilter_engine::{Engine, Failure, Policy, Secret};
 use pretty_assertions::assert_eq;
@@ -100,6 +100,70 @@ fn policy_with(options: RuntimeOptions) -> LoadedPolicy {
         .expect("the runtime sets up")
         .load(component())
         .expect("the component loads")
+}
+
+#[test]
+fn a_second_load_maps_the_cached_code_and_a_damaged_entry_is_compiled_again() {
+    let dir = tempfile::tempdir().expect("a scratch directory");
+    let load = || {
+        Runtime::new(&RuntimeOptions {
+            cache: CacheSetting::Directory(dir.path().to_owned()),
+            ..RuntimeOptions::default()
+        })
+        .expect("the runtime sets up")
+        .load(component())
+        .expect("the component loads")
+    };
+    let filter = |policy: &LoadedPolicy| {
+        policy
+            .instantiate()
+            .expect("an instance")
+            .transform(r#"{"email":"ada@example.com","notes":"x"}"#, &secrets())
+            .expect("the call runs")
+    };
+    let artifacts = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(dir.path().join("components"))
+            .map(|entries| entries.map(|e| e.expect("an entry").path()).collect())
+            .unwrap_or_default()
+    };
+
+    let first = load();
+    assert_eq!(first.code_source(), CodeSource::Compiled);
+    let files = artifacts();
+    assert_eq!(files.len(), 1, "one file per component: {files:?}");
+    assert!(files[0].extension().is_some_and(|x| x == "cwasm"));
+
+    // A new runtime (as a new process would) maps the code, and filters
+    // the same.
+    let second = load();
+    assert_eq!(second.code_source(), CodeSource::Cache);
+    assert_eq!(filter(&second), filter(&first));
+    // (The file is mapped while `second` lives: rewriting it in place, as
+    // the next step does to damage it, is only safe once it is gone. The
+    // cache itself only ever replaces files by renaming.)
+    drop(second);
+
+    // A damaged entry is not used: the component is compiled again and the
+    // entry replaced.
+    std::fs::write(&files[0], b"not machine code").expect("the entry is writable");
+    let third = load();
+    assert_eq!(third.code_source(), CodeSource::Compiled);
+    assert_eq!(filter(&third), filter(&first));
+    assert_eq!(artifacts(), files);
+    assert_eq!(load().code_source(), CodeSource::Cache);
+
+    // Other engine settings (fuel metering changes the code) are another
+    // entry.
+    let fueled = Runtime::new(&RuntimeOptions {
+        cache: CacheSetting::Directory(dir.path().to_owned()),
+        fuel: Some(runtime::DEFAULT_FUEL),
+        ..RuntimeOptions::default()
+    })
+    .expect("the runtime sets up")
+    .load(component())
+    .expect("the component loads");
+    assert_eq!(fueled.code_source(), CodeSource::Compiled);
+    assert_eq!(artifacts().len(), 2);
 }
 
 #[test]
