@@ -11,6 +11,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
@@ -114,6 +115,10 @@ const ARTIFACTS: &str = "components";
 /// Compiled components kept at most; the least recently written go first.
 const KEEP_ARTIFACTS: usize = 32;
 
+/// A temporary file this old is left from a run that died while writing
+/// (writing one takes well under a second).
+const STALE_TEMPORARY: Duration = Duration::from_secs(600);
+
 /// Compiled policy components on disk, one file per component and engine
 /// configuration.
 #[derive(Debug, Clone)]
@@ -179,16 +184,29 @@ impl ArtifactCache {
         Ok(())
     }
 
-    /// Removes the oldest compiled components beyond [`KEEP_ARTIFACTS`].
+    /// Removes the oldest compiled components beyond [`KEEP_ARTIFACTS`], and
+    /// temporary files that a run which died while writing left behind.
     fn trim(&self) {
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
             return;
         };
-        let mut artifacts: Vec<(std::time::SystemTime, PathBuf)> = entries
-            .filter_map(Result::ok)
-            .filter(|e| e.path().extension().is_some_and(|x| x == "cwasm"))
-            .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
-            .collect();
+        let stale = SystemTime::now()
+            .checked_sub(STALE_TEMPORARY)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        let mut artifacts: Vec<(SystemTime, PathBuf)> = Vec::new();
+        for entry in entries.filter_map(Result::ok) {
+            let path = entry.path();
+            let Some(modified) = entry.metadata().and_then(|m| m.modified()).ok() else {
+                continue;
+            };
+            match path.extension().and_then(|x| x.to_str()) {
+                Some("cwasm") => artifacts.push((modified, path)),
+                Some("tmp") if modified < stale => {
+                    let _ = std::fs::remove_file(&path);
+                }
+                _ => {}
+            }
+        }
         if artifacts.len() <= KEEP_ARTIFACTS {
             return;
         }
@@ -243,6 +261,11 @@ mod tests {
                 .expect("a modification time");
         }
         std::fs::write(dir.path().join("other.txt"), b"kept").expect("a file");
+        // A temporary file from a run that died while writing goes; one
+        // being written now stays.
+        let dead = std::fs::File::create(dir.path().join("a.cwasm.1-0.tmp")).expect("a file");
+        dead.set_modified(start).expect("a modification time");
+        std::fs::write(dir.path().join("b.cwasm.2-0.tmp"), b"").expect("a file");
         cache.trim();
         let mut left: Vec<String> = std::fs::read_dir(dir.path())
             .expect("the directory")
@@ -257,6 +280,7 @@ mod tests {
         let mut expected: Vec<String> = (5..KEEP_ARTIFACTS + 5)
             .map(|i| format!("{i:03}.cwasm"))
             .collect();
+        expected.push("b.cwasm.2-0.tmp".into());
         expected.push("other.txt".into());
         assert_eq!(left, expected);
     }
