@@ -112,7 +112,7 @@ impl CacheSetting {
 /// The subdirectory of the cache directory that holds compiled components.
 const ARTIFACTS: &str = "components";
 
-/// Compiled components kept at most; the least recently written go first.
+/// Compiled components kept at most; the least recently used go first.
 const KEEP_ARTIFACTS: usize = 32;
 
 /// A temporary file this old is left from a run that died while writing
@@ -150,6 +150,8 @@ impl ArtifactCache {
         if path.is_file()
             && let Ok(component) = map(engine, &path)
         {
+            // The modification time marks the last use, for `trim`.
+            let _ = std::fs::File::open(&path).and_then(|f| f.set_modified(SystemTime::now()));
             return Ok((component, CodeSource::Cache));
         }
         let component = Component::new(engine, bytes)?;
@@ -184,8 +186,9 @@ impl ArtifactCache {
         Ok(())
     }
 
-    /// Removes the oldest compiled components beyond [`KEEP_ARTIFACTS`], and
-    /// temporary files that a run which died while writing left behind.
+    /// Removes the least recently used compiled components beyond
+    /// [`KEEP_ARTIFACTS`], and temporary files that a run which died while
+    /// writing left behind.
     fn trim(&self) {
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
             return;

@@ -135,8 +135,17 @@ fn a_second_load_maps_the_cached_code_and_a_damaged_entry_is_compiled_again() {
 
     // A new runtime (as a new process would) maps the code, and filters
     // the same.
+    let long_ago = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1 << 30);
+    std::fs::File::open(&files[0])
+        .and_then(|f| f.set_modified(long_ago))
+        .expect("the entry's time can be set");
     let second = load();
     assert_eq!(second.code_source(), CodeSource::Cache);
+    // A hit marks the entry as used, so the cache keeps it longest.
+    let used = std::fs::metadata(&files[0])
+        .and_then(|m| m.modified())
+        .expect("a modification time");
+    assert!(used > long_ago);
     assert_eq!(filter(&second), filter(&first));
     // (The file is mapped while `second` lives: rewriting it in place, as
     // the next step does to damage it, is only safe once it is gone. The
