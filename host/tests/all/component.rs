@@ -196,6 +196,74 @@ fn a_compiled_policy_imports_nothing_and_exports_the_filter() {
     assert_eq!(metadata.exports, vec![POLICY_INTERFACE.to_string()]);
 }
 
+/// What `wasm-tools component wit` shows of each compiled example (the same
+/// decoder and printer, from `wit-component`): a world that exports the
+/// filter interface and imports nothing.
+#[test]
+fn every_compiled_example_shows_exports_only_in_its_wit() {
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let mut checked = 0;
+    for example in [
+        "landing-page-to-crm",
+        "typeform-to-slack",
+        "facebook-to-ads",
+    ] {
+        let loaded = leadfilter::policy::load(&examples.join(example).join("policy.yaml"))
+            .unwrap_or_else(|e| panic!("{example}: {e}"));
+        let component = compiler()
+            .compile(&loaded.policy.canonical_json())
+            .unwrap_or_else(|e| panic!("{example}: {e}"));
+        let wit_component::DecodedWasm::Component(resolve, world) =
+            wit_component::decode(&component).expect("the component decodes")
+        else {
+            panic!("{example}: decoded as a WIT package, not a component");
+        };
+        let world = &resolve.worlds[world];
+        assert!(
+            world.imports.is_empty(),
+            "{example} imports {:?}",
+            world.imports
+        );
+        let exports: Vec<String> = world
+            .exports
+            .keys()
+            .map(|key| resolve.name_world_key(key))
+            .collect();
+        assert_eq!(exports, vec![POLICY_INTERFACE.to_string()], "{example}");
+
+        let package = world.package.expect("the world has a package");
+        let nested: Vec<_> = resolve
+            .packages
+            .iter()
+            .map(|(id, _)| id)
+            .filter(|id| *id != package)
+            .collect();
+        let mut printer = wit_component::WitPrinter::default();
+        printer
+            .print(&resolve, package, &nested)
+            .expect("the WIT prints");
+        let wit = printer.output.to_string();
+        let world_lines: Vec<&str> = wit
+            .lines()
+            .map(str::trim)
+            .filter(|line| line.starts_with("import ") || line.starts_with("export "))
+            .collect();
+        assert_eq!(
+            world_lines,
+            vec![format!("export {POLICY_INTERFACE};")],
+            "{example}:\n{wit}"
+        );
+        assert!(
+            wit.contains(
+                "transform: func(lead: string, secrets: list<secret>) -> result<outcome, failure>;"
+            ),
+            "{wit}"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 3);
+}
+
 #[test]
 fn compiling_twice_gives_the_same_bytes() {
     let again = compiler()
