@@ -23,7 +23,6 @@ use leadfilter::runtime::{self, PolicyInstance, Runtime, RuntimeError, RuntimeOp
 use leadfilter::secrets::Sources;
 use leadfilter_engine::json::Json;
 use leadfilter_engine::{Engine, Failure, Secret};
-use serde_json::json;
 
 use super::exit;
 
@@ -345,7 +344,7 @@ impl Problem {
     }
 
     /// The error record: line, kind, message and paths, never a value.
-    fn record(&self, line: usize) -> serde_json::Value {
+    fn record(&self, line: usize) -> ErrorRecord {
         let (message, paths) = match self {
             Problem::Input(e) => (e.to_string(), Vec::new()),
             Problem::Runtime(e) => (e.to_string(), Vec::new()),
@@ -366,8 +365,23 @@ impl Problem {
                 (message, paths.into_iter().map(str::to_owned).collect())
             }
         };
-        json!({ "line": line, "kind": self.kind(), "message": message, "paths": paths })
+        ErrorRecord {
+            line,
+            kind: self.kind(),
+            message,
+            paths,
+        }
     }
+}
+
+/// One line of the error output, its members in this order.
+#[derive(serde::Serialize)]
+struct ErrorRecord {
+    /// The line the lead starts on.
+    line: usize,
+    kind: &'static str,
+    message: String,
+    paths: Vec<String>,
 }
 
 #[derive(Default)]

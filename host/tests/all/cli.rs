@@ -146,6 +146,13 @@ fn ndjson_accounts_for_every_line() {
         vec![(2, "rejected"), (4, "invalid-json"), (5, "invalid-json")]
     );
     assert_eq!(records[0]["message"], "the lead did not accept the terms");
+    // The record as the README shows it, members in that order.
+    assert_eq!(
+        std::fs::read_to_string(&errors).unwrap().lines().next(),
+        Some(
+            r#"{"line":2,"kind":"rejected","message":"the lead did not accept the terms","paths":[]}"#
+        )
+    );
     let all = format!(
         "{}{}",
         std::fs::read_to_string(&errors).unwrap(),
