@@ -97,6 +97,13 @@ pub enum InspectError {
 /// Reads a policy component's [`SECTION`] section and its import and export
 /// names.
 pub fn inspect(component: &[u8]) -> Result<Metadata, InspectError> {
+    // wasmparser would answer with the first bytes of the file: say what is
+    // wrong without them.
+    if !component.starts_with(b"\0asm") {
+        return Err(InspectError::NotAComponent(
+            "the file does not start with the WebAssembly magic number (`\\0asm`)".into(),
+        ));
+    }
     let mut policy = None;
     let mut imports = Vec::new();
     let mut exports = Vec::new();

@@ -582,6 +582,25 @@ fn a_core_module_is_not_a_policy() {
 }
 
 #[test]
+fn a_file_that_is_not_wasm_is_refused_without_quoting_it() {
+    let lead = format!(r#"{{"email":"{MARKER}"}}"#);
+    for error in [
+        runtime()
+            .load(lead.as_bytes())
+            .expect_err("not wasm")
+            .to_string(),
+        runtime::inspect(lead.as_bytes())
+            .expect_err("not wasm")
+            .to_string(),
+    ] {
+        assert!(error.contains("WebAssembly magic number"), "{error}");
+        assert!(!error.contains("0x7b"), "{error}");
+        assert!(!error.contains(MARKER), "{error}");
+        assert!(!error.contains('\n'), "{error}");
+    }
+}
+
+#[test]
 fn the_bare_engine_fails_closed() {
     // The engine made into a component without a policy baked in.
     let bare = wit_component::ComponentEncoder::default()
