@@ -202,7 +202,6 @@ fn a_compiled_policy_imports_nothing_and_exports_the_filter() {
 #[test]
 fn every_compiled_example_shows_exports_only_in_its_wit() {
     let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
-    let mut checked = 0;
     for example in [
         "landing-page-to-crm",
         "typeform-to-slack",
@@ -259,9 +258,7 @@ fn every_compiled_example_shows_exports_only_in_its_wit() {
             ),
             "{wit}"
         );
-        checked += 1;
     }
-    assert_eq!(checked, 3);
 }
 
 #[test]
