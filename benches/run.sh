@@ -13,7 +13,7 @@ trap 'rm -rf "$work"' EXIT
 cargo build --release --locked -p leadfilter --bin leadfilter --example instantiate >&2
 lf=target/release/leadfilter
 export LEADFILTER_CACHE_DIR="$work/cache"
-export LEADFILTER_SECRET_PEPPER=bench-pepper
+export LEADFILTER_SECRET_PEPPER=bench-pepper-value-0123456789
 
 python3 benches/gen_leads.py "$N" 42 >"$work/leads.ndjson"
 python3 benches/gen_leads.py $((N / 10)) 42 >"$work/leads-small.ndjson"

@@ -29,8 +29,8 @@ target=${CARGO_TARGET_DIR:-target}
 lf=$target/release/leadfilter
 sink=$target/release/examples/serve_sink
 export LEADFILTER_CACHE_DIR="$work/cache"
-export LEADFILTER_SECRET_PEPPER=bench-pepper
-export LEADFILTER_SECRET_BENCH_KEY=bench-key
+export LEADFILTER_SECRET_PEPPER=bench-pepper-value-0123456789
+export LEADFILTER_SECRET_BENCH_KEY=bench-key-value-0123456789
 
 "$lf" compile examples/landing-page-to-crm/policy.yaml -o "$work/crm.wasm" 2>/dev/null
 
@@ -67,7 +67,7 @@ open(sys.argv[1], "w").write(f"""
 wrk.method = "POST"
 wrk.body = {json.dumps(lead)}
 wrk.headers["Content-Type"] = "application/json"
-wrk.headers["X-Api-Key"] = "bench-key"
+wrk.headers["X-Api-Key"] = "bench-key-value-0123456789"
 done = function(summary, latency, requests)
   local non2xx = summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout
   io.write(string.format('{{"requests":%d,"seconds":%f,"p50_us":%d,"p99_us":%d,"errors":%d}}\\n',

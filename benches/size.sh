@@ -18,7 +18,7 @@ if [[ -z ${LEADFILTER_BIN:-} ]]; then
   LEADFILTER_BIN=$target_dir/debug/leadfilter
 fi
 (cd edge && npm ci --no-audit --no-fund >&2)
-export LEADFILTER_SECRET_PEPPER=bench-pepper
+export LEADFILTER_SECRET_PEPPER=bench-pepper-value-0123456789
 python3 benches/gen_leads.py "$N" 42 >"$work/leads.ndjson"
 
 engine=host/engine/leadfilter-engine.wasm

@@ -22,6 +22,7 @@ use sha2::{Digest, Sha256};
 use subtle::{Choice, ConstantTimeEq};
 
 use super::config::{AuthConfig, SignatureEncoding};
+use crate::secrets::{Kind, ReadSecret};
 
 /// JWT algorithms a route may accept: public-key ones only, so a JWKS can
 /// never turn into a shared secret.
@@ -130,7 +131,7 @@ impl Check {
     /// never a value.
     pub fn build(
         config: &AuthConfig,
-        secret: &mut dyn FnMut(&str) -> Result<Vec<u8>, String>,
+        secret: &mut ReadSecret<'_>,
         read_file: &dyn Fn(&std::path::Path) -> Result<Vec<u8>, String>,
     ) -> Result<Check, String> {
         Ok(match config {
@@ -143,7 +144,7 @@ impl Check {
                 prefix: prefix.clone(),
                 keys: keys
                     .iter()
-                    .map(|name| secret(name).map(|key| Sha256::digest(&key).into()))
+                    .map(|name| secret(name, Kind::ApiKey).map(|key| Sha256::digest(&key).into()))
                     .collect::<Result<_, _>>()?,
             },
             AuthConfig::HmacSha256 {
@@ -157,7 +158,7 @@ impl Check {
                 encoding: *encoding,
                 keys: secrets
                     .iter()
-                    .map(|name| secret(name))
+                    .map(|name| secret(name, Kind::HmacKey))
                     .collect::<Result<_, _>>()?,
             },
             AuthConfig::StandardWebhooks {
@@ -166,17 +167,7 @@ impl Check {
             } => Check::StandardWebhooks {
                 keys: secrets
                     .iter()
-                    .map(|name| {
-                        let value = secret(name)?;
-                        let text = std::str::from_utf8(&value).unwrap_or_default();
-                        BASE64
-                            .decode(text.strip_prefix("whsec_").unwrap_or(text))
-                            .map_err(|_| {
-                                format!(
-                                    "secret `{name}` is not a Standard Webhooks secret (`whsec_` and base64)"
-                                )
-                            })
-                    })
+                    .map(|name| secret(name, Kind::StandardWebhooks))
                     .collect::<Result<_, _>>()?,
                 tolerance: *tolerance_seconds,
             },
@@ -193,6 +184,9 @@ impl Check {
                 })?;
                 let mut keys = Vec::new();
                 for (i, jwk) in set.keys.iter().enumerate() {
+                    check_jwk(jwk).map_err(|problem| {
+                        format!("`{}`: key {i} {problem}", jwks_file.display())
+                    })?;
                     let key = DecodingKey::from_jwk(jwk).map_err(|e| {
                         format!("`{}`: key {i} is not usable: {e}", jwks_file.display())
                     })?;
@@ -366,6 +360,39 @@ impl JwtCheck {
         } else {
             Denied::Invalid
         })
+    }
+}
+
+/// The fewest bits of an RSA modulus accepted in a JWKS.
+pub const MIN_RSA_BITS: usize = 2048;
+
+/// Refuses a key that a JWKS must not hold: a shared secret (`kty: oct`),
+/// a key meant for encryption, or an RSA modulus under [`MIN_RSA_BITS`]
+/// (or not strict unpadded base64url).
+fn check_jwk(jwk: &jsonwebtoken::jwk::Jwk) -> Result<(), String> {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use jsonwebtoken::jwk::{AlgorithmParameters, PublicKeyUse};
+    if jwk.common.public_key_use == Some(PublicKeyUse::Encryption) {
+        return Err("is meant for encryption (`use: enc`), not for signatures".into());
+    }
+    match &jwk.algorithm {
+        AlgorithmParameters::OctetKey(_) => {
+            Err("is a shared secret (`kty: oct`): a JWKS for a route holds public keys only".into())
+        }
+        AlgorithmParameters::RSA(rsa) => {
+            let modulus = URL_SAFE_NO_PAD
+                .decode(&rsa.n)
+                .map_err(|_| "has a modulus `n` that is not unpadded base64url".to_string())?;
+            let leading_zeros = modulus.iter().take_while(|b| **b == 0).count();
+            let bits = (modulus.len() - leading_zeros) * 8;
+            if bits < MIN_RSA_BITS {
+                return Err(format!(
+                    "is an RSA key of about {bits} bits; at least {MIN_RSA_BITS} are needed"
+                ));
+            }
+            Ok(())
+        }
+        _ => Ok(()),
     }
 }
 

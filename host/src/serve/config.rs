@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::secrets::{Source, is_secret_name};
+
 /// Why a configuration file was refused. Names the file and the key.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -69,8 +71,9 @@ pub struct Config {
     /// Where named secrets come from: `NAME: env:VARIABLE` or
     /// `NAME: file:PATH`. Unlisted names come from
     /// `LEADFILTER_SECRET_<NAME>`.
+    /// Relative files are relative to the configuration file.
     #[serde(default)]
-    pub secrets: BTreeMap<String, String>,
+    pub secrets: BTreeMap<String, Source>,
     /// Where the access and audit logs go.
     #[serde(default)]
     pub logs: Logs,
@@ -206,7 +209,7 @@ pub struct RouteConfig {
     /// Where this route's policy secrets come from, when not from the
     /// top-level `secrets:` or the default variable.
     #[serde(default)]
-    pub policy_secrets: BTreeMap<String, String>,
+    pub policy_secrets: BTreeMap<String, Source>,
     /// How a sender proves who it is.
     pub auth: AuthConfig,
     /// Where filtered leads go.
@@ -384,6 +387,7 @@ impl Config {
             }
         })?;
         config.base_dir = base_dir.to_owned();
+        config.resolve_secret_files();
         config
             .check()
             .map_err(|(key, message)| ConfigError::Invalid {
@@ -400,6 +404,19 @@ impl Config {
             path.to_owned()
         } else {
             self.base_dir.join(path)
+        }
+    }
+
+    /// Makes relative secret files relative to [`Config::base_dir`].
+    fn resolve_secret_files(&mut self) {
+        let base = self.base_dir.clone();
+        let sources = self.secrets.values_mut().chain(
+            self.routes
+                .iter_mut()
+                .flat_map(|r| r.policy_secrets.values_mut()),
+        );
+        for source in sources {
+            *source = source.relative_to(&base);
         }
     }
 
@@ -433,8 +450,8 @@ impl Config {
                 "must be greater than 0".into(),
             ));
         }
-        for (name, source) in &self.secrets {
-            check_secret_source(&format!("secrets.{name}"), source)?;
+        for name in self.secrets.keys() {
+            check_secret_name(&format!("secrets.{name}"), name)?;
         }
         if self.routes.is_empty() {
             return Err(("routes".into(), "at least one route is needed".into()));
@@ -454,19 +471,6 @@ impl Config {
     }
 }
 
-fn check_secret_source(key: &str, source: &str) -> Result<(), (String, String)> {
-    if source.starts_with("env:") && source.len() > 4
-        || source.starts_with("file:") && source.len() > 5
-    {
-        Ok(())
-    } else {
-        Err((
-            key.into(),
-            "a secret's source is `env:VARIABLE` or `file:PATH`; secret values do not belong in the configuration".into(),
-        ))
-    }
-}
-
 fn check_secret_names(key: &str, names: &[String]) -> Result<(), (String, String)> {
     if names.is_empty() {
         return Err((key.into(), "name at least one secret".into()));
@@ -478,11 +482,7 @@ fn check_secret_names(key: &str, names: &[String]) -> Result<(), (String, String
 }
 
 fn check_secret_name(key: &str, name: &str) -> Result<(), (String, String)> {
-    if name.is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
+    if !is_secret_name(name) {
         return Err((
             key.into(),
             "a secret name is letters, digits, `-` and `_` (the value comes from the environment or a file)".into(),
@@ -505,8 +505,8 @@ impl RouteConfig {
                 format!("`{}` is answered by the proxy itself", self.path),
             ));
         }
-        for (name, source) in &self.policy_secrets {
-            check_secret_source(&format!("{key}.policy_secrets.{name}"), source)?;
+        for name in self.policy_secrets.keys() {
+            check_secret_name(&format!("{key}.policy_secrets.{name}"), name)?;
         }
         match &self.auth {
             AuthConfig::ApiKey { header, keys, .. } => {

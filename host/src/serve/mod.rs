@@ -58,7 +58,7 @@ use tokio::sync::{Semaphore, watch};
 
 use crate::compile::{CompileOptions, Compiler};
 use crate::runtime::{CacheSetting, LoadedPolicy, Runtime, RuntimeError, RuntimeOptions};
-use crate::secrets::{SecretError, Sources, default_env_var};
+use crate::secrets::{Kind, SecretArg, SecretError, Sources, default_env_var};
 pub use config::{Config, ConfigError};
 use log::{Logs, Sink};
 
@@ -203,18 +203,17 @@ impl Loader {
             .instantiate()
             .and_then(|mut instance| instance.info())
             .map_err(|e| format!("`{}`: {e}", path.display()))?;
-        let read = |name: &str| read_secret(config, Some(route), name);
         let policy_secrets = info
             .secrets
             .iter()
             .map(|name| {
-                read(name).map(|value| Secret {
+                read_secret(config, Some(route), name, Kind::PolicyKey).map(|value| Secret {
                     name: name.clone(),
                     value,
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let mut read = |name: &str| read_secret(config, None, name);
+        let mut read = |name: &str, kind: Kind| read_secret(config, None, name, kind);
         let read_file = |p: &Path| {
             let p = config.resolve(p);
             std::fs::read(&p).map_err(|e| format!("cannot read `{}`: {e}", p.display()))
@@ -238,30 +237,24 @@ impl Loader {
     }
 }
 
-/// Reads a named secret from its configured source or the default variable.
-/// Errors name the secret and where it was looked for, never a value.
+/// Reads a named secret from its configured source or the default
+/// variable, decoded for its use. Errors name the secret and where it was
+/// looked for, never a value.
 fn read_secret(
     config: &Config,
     route: Option<&config::RouteConfig>,
     name: &str,
+    kind: Kind,
 ) -> Result<Vec<u8>, String> {
     let source = route
         .and_then(|r| r.policy_secrets.get(name))
         .or_else(|| config.secrets.get(name));
-    let sources = match source {
-        // A relative file is relative to the configuration file.
-        Some(source) => match source.strip_prefix("file:") {
-            Some(path) => {
-                let path = config.resolve(Path::new(path));
-                Sources::from_args(&[format!("{name}=file:{}", path.display())])
-            }
-            None => Sources::from_args(&[format!("{name}={source}")]),
-        }
-        .map_err(|e| e.to_string())?,
-        None => Sources::default(),
-    };
-    match sources.read(&[name.to_owned()]) {
-        Ok(mut secrets) => Ok(secrets.pop().map(|s| s.value).unwrap_or_default()),
+    let sources = Sources::new(source.map(|source| SecretArg {
+        name: name.to_owned(),
+        source: source.clone(),
+    }));
+    match sources.read_as(name, kind) {
+        Ok(value) => Ok(value),
         Err(SecretError::Missing { .. }) if source.is_none() => Err(format!(
             "secret `{name}` is not set: set the environment variable `{}`, or name its source under `secrets:` (`{name}: env:VARIABLE` or `{name}: file:PATH`)",
             default_env_var(name)

@@ -20,6 +20,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
 use super::config::{UpstreamConfig, check_url};
+use crate::secrets::{Kind, ReadSecret};
 
 /// Why a lead was not delivered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,7 +90,7 @@ impl Upstream {
     pub fn build(
         config: &UpstreamConfig,
         default_timeout: Duration,
-        secret: &mut dyn FnMut(&str) -> Result<Vec<u8>, String>,
+        secret: &mut ReadSecret<'_>,
         resolve: &dyn Fn(&std::path::Path) -> std::path::PathBuf,
     ) -> Result<Upstream, String> {
         let uri = check_url("url", &config.url, config.allow_http_loopback)
@@ -101,7 +102,7 @@ impl Upstream {
             let mut value = header.prefix.as_bytes().to_vec();
             match (&header.value, &header.secret) {
                 (Some(constant), _) => value.extend_from_slice(constant.as_bytes()),
-                (None, Some(name)) => value.extend(secret(name)?),
+                (None, Some(name)) => value.extend(secret(name, Kind::HeaderValue)?),
                 (None, None) => return Err(format!("header `{}` has no value", header.name)),
             }
             let mut value = HeaderValue::from_bytes(&value).map_err(|_| {
@@ -159,7 +160,7 @@ impl Upstream {
                 let token_uri =
                     check_url("token_url", &oauth.token_url, config.allow_http_loopback)
                         .map_err(|(_, message)| format!("oauth.token_url: {message}"))?;
-                let client_secret = secret(&oauth.client_secret)?;
+                let client_secret = secret(&oauth.client_secret, Kind::Text)?;
                 let client_secret = String::from_utf8(client_secret)
                     .map_err(|_| format!("secret `{}` is not UTF-8", oauth.client_secret))?;
                 let mut form = vec![

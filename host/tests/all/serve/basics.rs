@@ -1,431 +1,7 @@
-//! `leadfilter serve` over real HTTP on loopback: a real upstream test server
-//! records everything it receives, and every test checks both the answer to
-//! the sender and that nothing unfiltered reached the upstream (nor the
-//! logs, metrics or answers).
+//! The proxy as round one built it: every inbound check, answers, limits,
+//! reloads, TLS, OAuth, the binary.
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD as BASE64, URL_SAFE_NO_PAD as BASE64URL};
-use hmac::{Hmac, Mac};
-use http_body_util::{BodyExt, Full};
-use hyper::body::{Bytes, Incoming};
-use hyper::{Request, Response};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use leadfilter::compile::{CompileOptions, Compiler};
-use leadfilter::runtime::CacheSetting;
-use leadfilter::serve::log::{Logs, Sink};
-use leadfilter::serve::{Config, ServeOptions, Server};
-use leadfilter_engine::Policy;
-use sha2::Sha256;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// Values of the test lead that must never leave the proxy.
-const PII: [&str; 4] = [
-    "ada.marker@example.com",
-    "Lovelace-Marker",
-    "+1 555 0100 777",
-    "4111 1111 1111 1111",
-];
-
-fn lead(name: &str) -> String {
-    format!(
-        r#"{{"first_name":"{name}","last_name":"Lovelace-Marker","email":"ada.marker@example.com","phone":"+1 555 0100 777","notes":"card 4111 1111 1111 1111","consent":true}}"#
-    )
-}
-
-const NO_CONSENT: &str = r#"{"first_name":"Ada","email":"ada.marker@example.com","consent":false}"#;
-
-fn policy_json(version: &str, keep_first_name: bool) -> String {
-    format!(
-        r#"{{
-        "apiVersion": "leadfilter/v1",
-        "name": "serve-test",
-        "version": "{version}",
-        "secrets": ["pepper"],
-        "require": [{{ "path": "/consent", "equals": true, "reason": "no consent" }}],
-        "fields": {{
-            "/email": {{ "hash": {{ "key": "pepper" }} }},
-            {}
-            "/notes": {{ "scrub": {{}} }},
-            "/consent": "keep"
-        }}
-    }}"#,
-        if keep_first_name {
-            r#""/first_name": "keep","#
-        } else {
-            ""
-        }
-    )
-}
-
-fn cache() -> CacheSetting {
-    CacheSetting::Directory(Path::new(env!("CARGO_TARGET_TMPDIR")).join("wasmtime-cache"))
-}
-
-/// The test policies, compiled once per test run (and cached on disk).
-fn policy_file(version: u8) -> PathBuf {
-    static FILES: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
-    let (v1, v2) = FILES.get_or_init(|| {
-        let compiler = Compiler::new(&CompileOptions { cache: cache() }).unwrap();
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve");
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut paths = Vec::new();
-        for (v, keep) in [("1.0.0", true), ("2.0.0", false)] {
-            let canonical = Policy::from_json(policy_json(v, keep).as_bytes())
-                .unwrap()
-                .canonical_json();
-            let wasm = compiler.compile(&canonical).unwrap();
-            let path = dir.join(format!("policy-{v}.wasm"));
-            let tmp = dir.join(format!("policy-{v}.wasm.{}", std::process::id()));
-            std::fs::write(&tmp, wasm).unwrap();
-            std::fs::rename(&tmp, &path).unwrap();
-            paths.push(path);
-        }
-        (paths[0].clone(), paths[1].clone())
-    });
-    if version == 1 { v1.clone() } else { v2.clone() }
-}
-
-/// Bounds every wait in these tests.
-async fn within<F: std::future::Future>(future: F) -> F::Output {
-    tokio::time::timeout(Duration::from_secs(60), future)
-        .await
-        .expect("the test timed out")
-}
-
-// ---------------------------------------------------------------- upstream
-
-#[derive(Debug, Clone)]
-struct Received {
-    path: String,
-    headers: hyper::HeaderMap,
-    body: String,
-}
-
-#[derive(Debug, Clone)]
-struct Mode {
-    status: u16,
-    delay: Duration,
-}
-
-/// A real HTTP server that records every request.
-#[derive(Clone)]
-struct Upstream {
-    addr: SocketAddr,
-    received: Arc<Mutex<Vec<Received>>>,
-    mode: Arc<Mutex<Mode>>,
-}
-
-impl Upstream {
-    async fn start() -> Upstream {
-        Upstream::start_with(None).await
-    }
-
-    /// With TLS when an acceptor is given.
-    async fn start_with(tls: Option<tokio_rustls::TlsAcceptor>) -> Upstream {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let upstream = Upstream {
-            addr: listener.local_addr().unwrap(),
-            received: Arc::default(),
-            mode: Arc::new(Mutex::new(Mode {
-                status: 200,
-                delay: Duration::ZERO,
-            })),
-        };
-        let server = upstream.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
-                };
-                let server = server.clone();
-                let tls = tls.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-                        let server = server.clone();
-                        async move {
-                            let path = request.uri().path().to_owned();
-                            let headers = request.headers().clone();
-                            let body = request.into_body().collect().await?.to_bytes();
-                            let body = String::from_utf8_lossy(&body).into_owned();
-                            let mode = server.mode.lock().unwrap().clone();
-                            server.received.lock().unwrap().push(Received {
-                                path: path.clone(),
-                                headers,
-                                body,
-                            });
-                            tokio::time::sleep(mode.delay).await;
-                            let answer = if path == "/token" {
-                                r#"{"access_token":"tok-1","token_type":"Bearer","expires_in":3600}"#
-                            } else {
-                                // An answer that would leak if passed back.
-                                r#"{"echo":"ada.marker@example.com"}"#
-                            };
-                            let mut response = Response::new(Full::new(Bytes::from(answer)));
-                            *response.status_mut() =
-                                hyper::StatusCode::from_u16(mode.status).unwrap();
-                            Ok::<_, hyper::Error>(response)
-                        }
-                    });
-                    let builder = hyper::server::conn::http1::Builder::new();
-                    match tls {
-                        Some(acceptor) => {
-                            let Ok(stream) = acceptor.accept(stream).await else {
-                                return;
-                            };
-                            let _ = builder
-                                .serve_connection(TokioIo::new(stream), service)
-                                .await;
-                        }
-                        None => {
-                            let _ = builder
-                                .serve_connection(TokioIo::new(stream), service)
-                                .await;
-                        }
-                    }
-                });
-            }
-        });
-        upstream
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}/hook", self.addr)
-    }
-
-    fn set(&self, status: u16, delay: Duration) {
-        *self.mode.lock().unwrap() = Mode { status, delay };
-    }
-
-    fn hooks(&self) -> Vec<Received> {
-        self.received
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|r| r.path == "/hook")
-            .cloned()
-            .collect()
-    }
-
-    /// Nothing unfiltered ever arrived.
-    fn assert_clean(&self) {
-        for received in self.received.lock().unwrap().iter() {
-            for value in PII {
-                assert!(
-                    !received.body.contains(value),
-                    "the upstream received a raw value: {}",
-                    received.body
-                );
-            }
-        }
-    }
-}
-
-// ------------------------------------------------------------------ proxy
-
-struct Proxy {
-    server: Option<Server>,
-    addr: SocketAddr,
-    upstream: Upstream,
-    logs: Arc<Mutex<Vec<u8>>>,
-    _dir: tempfile::TempDir,
-}
-
-/// Secrets, each in a file of the test's directory.
-const SECRETS: [(&str, &str); 6] = [
-    ("pepper", "pepper-value"),
-    ("key-old", "old-api-key"),
-    ("key-new", "new-api-key"),
-    ("signing", "hmac-signing-key"),
-    ("whsec", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
-    ("up-token", "upstream-token-value"),
-];
-
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Starts a proxy with one route at `/hook` with this `auth:` (YAML) and
-/// more top-level configuration.
-async fn start(auth: &str, extra: &str) -> Proxy {
-    start_with(auth, extra, &policy_file(1)).await
-}
-
-async fn start_with(auth: &str, extra: &str, policy: &Path) -> Proxy {
-    let upstream = Upstream::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut secrets = String::from("secrets:\n");
-    for (name, value) in SECRETS {
-        let path = dir.path().join(name);
-        std::fs::write(&path, value).unwrap();
-        secrets.push_str(&format!("  {name}: file:{}\n", path.display()));
-    }
-    let text = format!(
-        r#"
-listen: 127.0.0.1:0
-{secrets}
-limits: {{ body_timeout_ms: 1000, header_timeout_ms: 1000, upstream_timeout_ms: 2000, max_body_bytes: 4096, shutdown_grace_ms: 10000 }}
-{extra}
-routes:
-  - path: /hook
-    policy: {policy}
-    auth: {auth}
-    upstream:
-      url: {url}
-      allow_http_loopback: true
-      headers:
-        - {{ name: Authorization, secret: up-token, prefix: "Bearer " }}
-        - {{ name: X-Source, value: leadfilter }}
-"#,
-        policy = policy.display(),
-        url = upstream.url(),
-    );
-    let config = Config::from_yaml(&text, Path::new("test.yaml"), dir.path())
-        .unwrap_or_else(|e| panic!("{e}\n{text}"));
-    let logs = Arc::new(Mutex::new(Vec::new()));
-    let sink = Sink::Writer(Arc::new(Mutex::new(Buffer(logs.clone()))));
-    let server = within(Server::start(
-        config,
-        ServeOptions {
-            cache: cache(),
-            logs: Some(Logs {
-                access: sink.clone(),
-                audit: sink.clone(),
-                events: sink,
-            }),
-        },
-    ))
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
-    Proxy {
-        addr: server.local_addr(),
-        server: Some(server),
-        upstream,
-        logs,
-        _dir: dir,
-    }
-}
-
-/// Starts a proxy on a configuration text, with its logs off.
-async fn serve_quietly(text: &str, dir: &Path) -> Server {
-    let config =
-        Config::from_yaml(text, Path::new("t.yaml"), dir).unwrap_or_else(|e| panic!("{e}"));
-    let quiet = Logs {
-        access: Sink::Off,
-        audit: Sink::Off,
-        events: Sink::Off,
-    };
-    within(Server::start(
-        config,
-        ServeOptions {
-            cache: cache(),
-            logs: Some(quiet),
-        },
-    ))
-    .await
-    .unwrap_or_else(|e| panic!("{e}"))
-}
-
-struct Answer {
-    status: u16,
-    body: String,
-}
-
-async fn send(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, String)],
-    body: &str,
-) -> Answer {
-    let client: Client<HttpConnector, Full<Bytes>> =
-        Client::builder(TokioExecutor::new()).build_http();
-    let mut request = Request::builder()
-        .method(method)
-        .uri(format!("http://{addr}{path}"))
-        .header("content-type", "application/json");
-    for (name, value) in headers {
-        request = request.header(*name, value);
-    }
-    let request = request
-        .body(Full::new(Bytes::from(body.to_owned())))
-        .unwrap();
-    let response = within(client.request(request)).await.unwrap();
-    let status = response.status().as_u16();
-    let body = within(response.into_body().collect())
-        .await
-        .unwrap()
-        .to_bytes();
-    Answer {
-        status,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    }
-}
-
-impl Proxy {
-    async fn post(&self, headers: &[(&str, String)], body: &str) -> Answer {
-        let answer = send(self.addr, "POST", "/hook", headers, body).await;
-        for value in PII {
-            assert!(
-                !answer.body.contains(value),
-                "an answer leaked: {}",
-                answer.body
-            );
-        }
-        answer
-    }
-
-    async fn get(&self, path: &str) -> Answer {
-        send(self.addr, "GET", path, &[], "").await
-    }
-
-    fn logs(&self) -> String {
-        String::from_utf8(self.logs.lock().unwrap().clone()).unwrap()
-    }
-
-    /// Nothing unfiltered reached the upstream, the logs or the metrics.
-    async fn assert_clean(&self) {
-        self.upstream.assert_clean();
-        let logs = self.logs();
-        let metrics = self.get("/metrics").await.body;
-        for value in PII.iter().chain(SECRETS.iter().map(|(_, v)| v)) {
-            assert!(!logs.contains(value), "the logs hold a value: {logs}");
-            assert!(!metrics.contains(value), "the metrics hold a value");
-        }
-        for line in logs.lines() {
-            serde_json::from_str::<serde_json::Value>(line).expect("every log line is JSON");
-        }
-    }
-
-    async fn stop(mut self) {
-        self.assert_clean().await;
-        if let Some(server) = self.server.take() {
-            within(server.shutdown()).await;
-        }
-    }
-}
-
-fn api_key(key: &str) -> Vec<(&'static str, String)> {
-    vec![("x-api-key", key.to_owned())]
-}
-
-const API_KEY: &str = "{ type: api-key, keys: [key-old, key-new] }";
-
-// ------------------------------------------------------------------ tests
+use super::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_keys_authenticate_and_only_filtered_leads_are_forwarded() {
@@ -433,14 +9,16 @@ async fn api_keys_authenticate_and_only_filtered_leads_are_forwarded() {
     let missing = proxy.post(&[], &lead("Ada")).await;
     assert_eq!(missing.status, 401, "{}", missing.body);
     assert!(missing.body.contains("unauthenticated"));
-    let wrong = proxy.post(&api_key("new-api-kez"), &lead("Ada")).await;
+    let wrong = proxy
+        .post(&api_key("new-api-key-for-tesus"), &lead("Ada"))
+        .await;
     assert_eq!(wrong.status, 401);
     assert!(
         proxy.upstream.hooks().is_empty(),
         "nothing unauthenticated is forwarded"
     );
 
-    for key in ["old-api-key", "new-api-key"] {
+    for key in ["old-api-key-for-tests", "new-api-key-for-tests"] {
         let ok = proxy.post(&api_key(key), &lead("Ada")).await;
         assert_eq!(ok.status, 200, "{}", ok.body);
         assert!(ok.body.contains("forwarded"));
@@ -479,14 +57,6 @@ async fn api_keys_authenticate_and_only_filtered_leads_are_forwarded() {
     assert!(metrics.contains("leadfilter_filter_duration_seconds_bucket"));
     assert!(metrics.contains("leadfilter_upstream_duration_seconds_bucket"));
     proxy.stop().await;
-}
-
-fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
-    for part in parts {
-        mac.update(part);
-    }
-    mac.finalize().into_bytes().to_vec()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -547,27 +117,6 @@ async fn hmac_signatures_github_and_typeform_style() {
     proxy.stop().await;
 }
 
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
-fn standard_webhook(id: &str, timestamp: u64, body: &str) -> Vec<(&'static str, String)> {
-    let key = BASE64.decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
-    let signature = BASE64.encode(hmac_sha256(
-        &key,
-        &[format!("{id}.{timestamp}.").as_bytes(), body.as_bytes()],
-    ));
-    vec![
-        ("webhook-id", id.to_owned()),
-        ("webhook-timestamp", timestamp.to_string()),
-        // A signature from a rotated-out key first, then the good one.
-        ("webhook-signature", format!("v1,Zm9vYmFy v1,{signature}")),
-    ]
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn standard_webhooks_signatures_window_and_replays() {
     let proxy = start("{ type: standard-webhooks, secrets: [whsec] }", "").await;
@@ -609,32 +158,6 @@ async fn standard_webhooks_signatures_window_and_replays() {
     assert!(metrics.contains(r#"reason="replayed"} 1"#), "{metrics}");
     assert!(metrics.contains(r#"reason="expired"} 2"#), "{metrics}");
     proxy.stop().await;
-}
-
-/// An ES256 key pair as a JWKS and a signing key.
-fn jwt_keys(dir: &Path) -> (PathBuf, jsonwebtoken::EncodingKey) {
-    let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-    let point = pair.public_key_raw();
-    assert_eq!(point.len(), 65);
-    let jwks = serde_json::json!({"keys": [{
-        "kty": "EC", "crv": "P-256", "kid": "k1", "alg": "ES256", "use": "sig",
-        "x": BASE64URL.encode(&point[1..33]),
-        "y": BASE64URL.encode(&point[33..]),
-    }]});
-    let path = dir.join("jwks.json");
-    std::fs::write(&path, jwks.to_string()).unwrap();
-    (
-        path,
-        jsonwebtoken::EncodingKey::from_ec_der(&pair.serialize_der()),
-    )
-}
-
-fn token(key: &jsonwebtoken::EncodingKey, aud: &str, exp: u64) -> String {
-    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
-    header.kid = Some("k1".into());
-    let claims =
-        serde_json::json!({"iss": "https://issuer.test", "aud": aud, "exp": exp, "sub": "form"});
-    jsonwebtoken::encode(&header, &claims, key).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -690,13 +213,15 @@ async fn jwt_bearer_tokens_signature_issuer_audience_expiry() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_leads_are_answered_422_and_never_forwarded() {
     let proxy = start(API_KEY, "").await;
-    let rejected = proxy.post(&api_key("new-api-key"), NO_CONSENT).await;
+    let rejected = proxy
+        .post(&api_key("new-api-key-for-tests"), NO_CONSENT)
+        .await;
     assert_eq!(rejected.status, 422);
     let body: serde_json::Value = serde_json::from_str(&rejected.body).unwrap();
     assert_eq!(body["kind"], "rejected");
     let broken = proxy
         .post(
-            &api_key("new-api-key"),
+            &api_key("new-api-key-for-tests"),
             r#"{"email":"ada.marker@example.com","#,
         )
         .await;
@@ -704,7 +229,7 @@ async fn invalid_leads_are_answered_422_and_never_forwarded() {
     assert!(broken.body.contains("invalid-json"));
     let duplicate = proxy
         .post(
-            &api_key("new-api-key"),
+            &api_key("new-api-key-for-tests"),
             r#"{"email":"ada.marker@example.com","email":"x@y.z","consent":true}"#,
         )
         .await;
@@ -726,8 +251,8 @@ async fn invalid_leads_are_answered_422_and_never_forwarded() {
 async fn a_lead_the_sandbox_stops_is_422_and_never_forwarded() {
     let upstream = Upstream::start().await;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("k"), "new-api-key").unwrap();
-    std::fs::write(dir.path().join("pepper"), "p").unwrap();
+    std::fs::write(dir.path().join("k"), "new-api-key-for-tests").unwrap();
+    std::fs::write(dir.path().join("pepper"), "pepper-value-for-tests").unwrap();
     let text = format!(
         "listen: 127.0.0.1:0\nlimits: {{ max_body_bytes: 2000000 }}\nsandbox: {{ memory_mib: 4 }}\nsecrets: {{ k: file:{k}, pepper: file:{p} }}\nroutes:\n  - path: /hook\n    policy: {policy}\n    auth: {{ type: api-key, keys: [k] }}\n    upstream: {{ url: '{url}', allow_http_loopback: true }}\n",
         k = dir.path().join("k").display(),
@@ -742,7 +267,7 @@ async fn a_lead_the_sandbox_stops_is_422_and_never_forwarded() {
         server.local_addr(),
         "POST",
         "/hook",
-        &api_key("new-api-key"),
+        &api_key("new-api-key-for-tests"),
         &heavy,
     )
     .await;
@@ -758,11 +283,23 @@ async fn a_lead_the_sandbox_stops_is_422_and_never_forwarded() {
 async fn oversized_bodies_slow_clients_and_wrong_methods() {
     let proxy = start(API_KEY, "").await;
     let big = format!(r#"{{"notes":"{}","consent":true}}"#, "x".repeat(5000));
-    assert_eq!(proxy.post(&api_key("new-api-key"), &big).await.status, 413);
     assert_eq!(
-        send(proxy.addr, "GET", "/hook", &api_key("new-api-key"), "")
+        proxy
+            .post(&api_key("new-api-key-for-tests"), &big)
             .await
             .status,
+        413
+    );
+    assert_eq!(
+        send(
+            proxy.addr,
+            "GET",
+            "/hook",
+            &api_key("new-api-key-for-tests"),
+            ""
+        )
+        .await
+        .status,
         405
     );
     assert_eq!(
@@ -774,7 +311,7 @@ async fn oversized_bodies_slow_clients_and_wrong_methods() {
     let mut stream = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
     let body = lead("Ada");
     let head = format!(
-        "POST /hook HTTP/1.1\r\nhost: x\r\nx-api-key: new-api-key\r\ncontent-length: {}\r\n\r\n",
+        "POST /hook HTTP/1.1\r\nhost: x\r\nx-api-key: new-api-key-for-tests\r\ncontent-length: {}\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes()).await.unwrap();
@@ -801,14 +338,18 @@ async fn oversized_bodies_slow_clients_and_wrong_methods() {
 async fn upstream_failures_are_502_or_504_so_the_sender_retries() {
     let proxy = start(API_KEY, "").await;
     proxy.upstream.set(500, Duration::ZERO);
-    let failed = proxy.post(&api_key("new-api-key"), &lead("Ada")).await;
+    let failed = proxy
+        .post(&api_key("new-api-key-for-tests"), &lead("Ada"))
+        .await;
     assert_eq!(failed.status, 502);
     assert!(
         !failed.body.contains("echo"),
         "the upstream's answer is not passed on"
     );
     proxy.upstream.set(200, Duration::from_millis(5000));
-    let slow = proxy.post(&api_key("new-api-key"), &lead("Ada")).await;
+    let slow = proxy
+        .post(&api_key("new-api-key-for-tests"), &lead("Ada"))
+        .await;
     assert_eq!(slow.status, 504);
     proxy.stop().await;
 
@@ -817,8 +358,8 @@ async fn upstream_failures_are_502_or_504_so_the_sender_retries() {
     let port = closed.local_addr().unwrap().port();
     drop(closed);
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("k"), "new-api-key").unwrap();
-    std::fs::write(dir.path().join("pepper"), "p").unwrap();
+    std::fs::write(dir.path().join("k"), "new-api-key-for-tests").unwrap();
+    std::fs::write(dir.path().join("pepper"), "pepper-value-for-tests").unwrap();
     let text = format!(
         "listen: 127.0.0.1:0\nsecrets: {{ k: file:{k}, pepper: file:{p} }}\nroutes:\n  - path: /hook\n    policy: {policy}\n    auth: {{ type: api-key, keys: [k] }}\n    upstream: {{ url: 'http://127.0.0.1:{port}/hook', allow_http_loopback: true }}\n",
         k = dir.path().join("k").display(),
@@ -830,7 +371,7 @@ async fn upstream_failures_are_502_or_504_so_the_sender_retries() {
         server.local_addr(),
         "POST",
         "/hook",
-        &api_key("new-api-key"),
+        &api_key("new-api-key-for-tests"),
         &lead("Ada"),
     )
     .await;
@@ -847,7 +388,9 @@ async fn failing_clients_are_throttled() {
             401
         );
     }
-    let throttled = proxy.post(&api_key("new-api-key"), &lead("Ada")).await;
+    let throttled = proxy
+        .post(&api_key("new-api-key-for-tests"), &lead("Ada"))
+        .await;
     assert_eq!(
         throttled.status, 429,
         "even a good key waits out the window"
@@ -865,7 +408,7 @@ async fn health_readiness_and_metrics() {
     assert_eq!(proxy.get("/readyz").await.status, 200);
     assert_eq!(
         proxy
-            .post(&api_key("new-api-key"), &lead("Ada"))
+            .post(&api_key("new-api-key-for-tests"), &lead("Ada"))
             .await
             .status,
         200
@@ -892,7 +435,13 @@ async fn concurrent_leads_are_each_forwarded_once_or_refused() {
             } else {
                 lead(&format!("lead-{i}"))
             };
-            (i, proxy.post(&api_key("new-api-key"), &body).await.status)
+            (
+                i,
+                proxy
+                    .post(&api_key("new-api-key-for-tests"), &body)
+                    .await
+                    .status,
+            )
         }));
     }
     let mut answers = Vec::new();
@@ -931,7 +480,7 @@ async fn reload_during_traffic_keeps_answering_and_refuses_a_bad_policy() {
             for i in 0..40 {
                 statuses.push(
                     proxy
-                        .post(&api_key("new-api-key"), &lead(&format!("r-{i}")))
+                        .post(&api_key("new-api-key-for-tests"), &lead(&format!("r-{i}")))
                         .await
                         .status,
                 );
@@ -952,7 +501,9 @@ async fn reload_during_traffic_keeps_answering_and_refuses_a_bad_policy() {
     assert!(report[0].result.is_ok(), "{report:?}");
     let statuses = within(sender).await.unwrap();
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
-    let after = proxy.post(&api_key("new-api-key"), &lead("after")).await;
+    let after = proxy
+        .post(&api_key("new-api-key-for-tests"), &lead("after"))
+        .await;
     assert_eq!(after.status, 200);
     let hooks = proxy.upstream.hooks();
     assert_eq!(hooks.len(), 41);
@@ -985,7 +536,7 @@ async fn shutdown_finishes_requests_in_flight() {
                 addr,
                 "POST",
                 "/hook",
-                &api_key("new-api-key"),
+                &api_key("new-api-key-for-tests"),
                 &lead(&format!("s-{i}")),
             )
             .await
@@ -1015,20 +566,6 @@ async fn shutdown_finishes_requests_in_flight() {
     );
     assert_eq!(proxy.upstream.hooks().len(), 4);
     proxy.upstream.assert_clean();
-}
-
-/// Why the server refuses to start with `config`.
-async fn start_error(config: Config) -> String {
-    Server::start(
-        config,
-        ServeOptions {
-            cache: cache(),
-            logs: None,
-        },
-    )
-    .await
-    .unwrap_err()
-    .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1128,8 +665,8 @@ async fn tls_inbound_and_a_custom_ca_for_the_upstream() {
     // it through `ca_file` (and nothing else).
     let tls_upstream = tls_upstream(&cert).await;
 
-    std::fs::write(certs.path().join("key-new"), "new-api-key").unwrap();
-    std::fs::write(certs.path().join("pepper"), "p").unwrap();
+    std::fs::write(certs.path().join("key-new"), "new-api-key-for-tests").unwrap();
+    std::fs::write(certs.path().join("pepper"), "pepper-value-for-tests").unwrap();
     let text = format!(
         "listen: 127.0.0.1:0\ntls: {{ cert: {c}, key: {k} }}\nsecrets: {{ key-new: file:{kn}, pepper: file:{p} }}\nroutes:\n  - path: /hook\n    policy: {policy}\n    auth: {{ type: api-key, keys: [key-new] }}\n    upstream: {{ url: 'https://127.0.0.1:{port}/hook', ca_file: {c} }}\n",
         c = cert.cert_pem.display(),
@@ -1158,7 +695,7 @@ async fn tls_inbound_and_a_custom_ca_for_the_upstream() {
         "https://127.0.0.1:{}/hook",
         server.local_addr().port()
     ))
-    .header("x-api-key", "new-api-key")
+    .header("x-api-key", "new-api-key-for-tests")
     .body(Full::new(Bytes::from(lead("Ada"))))
     .unwrap();
     let response = within(client.request(request)).await.unwrap();
@@ -1173,7 +710,7 @@ async fn tls_inbound_and_a_custom_ca_for_the_upstream() {
         "http://127.0.0.1:{}/hook",
         server.local_addr().port()
     ))
-    .header("x-api-key", "new-api-key")
+    .header("x-api-key", "new-api-key-for-tests")
     .body(Full::new(Bytes::from(lead("Eve"))))
     .unwrap();
     assert!(within(plain.request(request)).await.is_err());
@@ -1187,8 +724,8 @@ async fn an_upstream_whose_certificate_is_not_trusted_gets_nothing() {
     let cert = test_cert(certs.path());
     let tls_upstream = tls_upstream(&cert).await;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("k"), "new-api-key").unwrap();
-    std::fs::write(dir.path().join("pepper"), "p").unwrap();
+    std::fs::write(dir.path().join("k"), "new-api-key-for-tests").unwrap();
+    std::fs::write(dir.path().join("pepper"), "pepper-value-for-tests").unwrap();
     // No `ca_file`: the built-in web roots do not trust a self-signed cert.
     let text = format!(
         "listen: 127.0.0.1:0\nsecrets: {{ k: file:{k}, pepper: file:{p} }}\nroutes:\n  - path: /hook\n    policy: {policy}\n    auth: {{ type: api-key, keys: [k] }}\n    upstream: {{ url: 'https://127.0.0.1:{port}/hook' }}\n",
@@ -1202,7 +739,7 @@ async fn an_upstream_whose_certificate_is_not_trusted_gets_nothing() {
         server.local_addr(),
         "POST",
         "/hook",
-        &api_key("new-api-key"),
+        &api_key("new-api-key-for-tests"),
         &lead("Ada"),
     )
     .await;
@@ -1216,8 +753,8 @@ async fn outbound_oauth_tokens_are_fetched_cached_and_sent() {
     // The token endpoint is the test upstream's `/token`.
     let upstream = Upstream::start().await;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("k"), "new-api-key").unwrap();
-    std::fs::write(dir.path().join("pepper"), "p").unwrap();
+    std::fs::write(dir.path().join("k"), "new-api-key-for-tests").unwrap();
+    std::fs::write(dir.path().join("pepper"), "pepper-value-for-tests").unwrap();
     std::fs::write(dir.path().join("client"), "client-secret-value").unwrap();
     let text = format!(
         "listen: 127.0.0.1:0\nsecrets: {{ k: file:{k}, pepper: file:{p}, client: file:{c} }}\nroutes:\n  - path: /hook\n    policy: {policy}\n    auth: {{ type: api-key, keys: [k] }}\n    upstream:\n      url: 'http://{addr}/hook'\n      allow_http_loopback: true\n      oauth: {{ token_url: 'http://{addr}/token', client_id: leadfilter-test, client_secret: client, scope: 'leads:write' }}\n",
@@ -1233,7 +770,7 @@ async fn outbound_oauth_tokens_are_fetched_cached_and_sent() {
             server.local_addr(),
             "POST",
             "/hook",
-            &api_key("new-api-key"),
+            &api_key("new-api-key-for-tests"),
             &lead(name),
         )
         .await;
@@ -1266,8 +803,8 @@ async fn the_binary_serves_reloads_on_sighup_and_stops_on_sigterm() {
     let upstream = Upstream::start().await;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("serve.yaml");
-    std::fs::write(dir.path().join("k"), "new-api-key").unwrap();
-    std::fs::write(dir.path().join("pepper"), "p").unwrap();
+    std::fs::write(dir.path().join("k"), "new-api-key-for-tests").unwrap();
+    std::fs::write(dir.path().join("pepper"), "pepper-value-for-tests").unwrap();
     std::fs::write(
         &config,
         format!(
@@ -1337,7 +874,14 @@ async fn the_binary_serves_reloads_on_sighup_and_stops_on_sigterm() {
     let listening: serde_json::Value =
         serde_json::from_str(&wait_for(r#""event":"listening""#)).unwrap();
     let addr: SocketAddr = listening["addr"].as_str().unwrap().parse().unwrap();
-    let answer = send(addr, "POST", "/hook", &api_key("new-api-key"), &lead("Ada")).await;
+    let answer = send(
+        addr,
+        "POST",
+        "/hook",
+        &api_key("new-api-key-for-tests"),
+        &lead("Ada"),
+    )
+    .await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     wait_for(r#""log":"access""#);
 
@@ -1366,8 +910,8 @@ async fn requests_over_the_concurrency_limit_are_503_and_not_forwarded() {
     let upstream = Upstream::start().await;
     upstream.set(200, Duration::from_millis(800));
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("k"), "new-api-key").unwrap();
-    std::fs::write(dir.path().join("pepper"), "p").unwrap();
+    std::fs::write(dir.path().join("k"), "new-api-key-for-tests").unwrap();
+    std::fs::write(dir.path().join("pepper"), "pepper-value-for-tests").unwrap();
     let text = format!(
         "listen: 127.0.0.1:0\nlimits: {{ max_concurrent_requests: 1 }}\nsecrets: {{ k: file:k, pepper: file:pepper }}\nroutes:\n  - path: /hook\n    policy: {policy}\n    auth: {{ type: api-key, keys: [k] }}\n    upstream: {{ url: '{url}', allow_http_loopback: true }}\n",
         policy = policy_file(1).display(),
@@ -1380,7 +924,7 @@ async fn requests_over_the_concurrency_limit_are_503_and_not_forwarded() {
             addr,
             "POST",
             "/hook",
-            &api_key("new-api-key"),
+            &api_key("new-api-key-for-tests"),
             &lead("first"),
         )
         .await
@@ -1397,7 +941,7 @@ async fn requests_over_the_concurrency_limit_are_503_and_not_forwarded() {
         addr,
         "POST",
         "/hook",
-        &api_key("new-api-key"),
+        &api_key("new-api-key-for-tests"),
         &lead("second"),
     )
     .await;
