@@ -137,22 +137,41 @@ impl Failure {
     }
 }
 
+impl Failure {
+    /// What went wrong, without the kind: the `require` reason or the
+    /// parser's where-not-what for `invalid-json`, ``secret `NAME` was not
+    /// provided``, and `PATH: MESSAGE` for each violation (joined by `; `,
+    /// the root shown as `/`). What `run`'s error records, `serve`'s 422
+    /// answers and `leadfilter test` show.
+    pub fn message(&self) -> String {
+        let violation = |v: &Violation| format!("{}: {}", display_path(&v.path), v.message);
+        match self {
+            Failure::InvalidJson(m) | Failure::Rejected(m) => m.clone(),
+            Failure::MissingSecret(name) => format!("secret `{name}` was not provided"),
+            Failure::InputSchema(vs) | Failure::OutputSchema(vs) => {
+                vs.iter().map(violation).collect::<Vec<_>>().join("; ")
+            }
+            Failure::Transform(v) => violation(v),
+        }
+    }
+
+    /// The paths the failure names (JSON Pointers, the root as `""`): one
+    /// per schema violation, the one of a `transform` failure, none for the
+    /// other kinds.
+    pub fn paths(&self) -> Vec<&str> {
+        match self {
+            Failure::InputSchema(vs) | Failure::OutputSchema(vs) => {
+                vs.iter().map(|v| v.path.as_str()).collect()
+            }
+            Failure::Transform(v) => vec![v.path.as_str()],
+            _ => Vec::new(),
+        }
+    }
+}
+
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let list = |f: &mut std::fmt::Formatter<'_>, vs: &[Violation]| {
-            for (i, v) in vs.iter().enumerate() {
-                let sep = if i == 0 { "" } else { "; " };
-                write!(f, "{sep}{}: {}", display_path(&v.path), v.message)?;
-            }
-            Ok(())
-        };
-        write!(f, "{}: ", self.kind())?;
-        match self {
-            Failure::InvalidJson(m) | Failure::Rejected(m) => f.write_str(m),
-            Failure::MissingSecret(name) => write!(f, "secret `{name}` was not provided"),
-            Failure::InputSchema(vs) | Failure::OutputSchema(vs) => list(f, vs),
-            Failure::Transform(v) => write!(f, "{}: {}", display_path(&v.path), v.message),
-        }
+        write!(f, "{}: {}", self.kind(), self.message())
     }
 }
 

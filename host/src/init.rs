@@ -22,7 +22,7 @@ use std::fmt::Write as _;
 use leadfilter_engine::{Engine, Policy, path};
 use serde_json::{Map, Value, json};
 
-use crate::testing::diff::Tree;
+use crate::json::Tree;
 
 /// The file names `leadfilter init` writes.
 pub const POLICY_FILE: &str = "policy.yaml";

@@ -1,18 +1,23 @@
 //! The `leadfilter` command: a thin shell over the library (see `commands/`).
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 mod commands;
 
 fn main() -> ExitCode {
     match commands::run() {
-        Ok(code) => code,
-        Err(err) => {
-            if is_broken_pipe(&err) {
-                return ExitCode::SUCCESS;
+        Ok(code) => code.into(),
+        Err(failed) => {
+            if let Some(error) = failed.error() {
+                if is_broken_pipe(error) {
+                    return ExitCode::SUCCESS;
+                }
+                // A standard error that cannot be written changes nothing:
+                // the exit code still tells.
+                let _ = writeln!(std::io::stderr(), "leadfilter: error: {error:#}");
             }
-            eprintln!("leadfilter: error: {err:#}");
-            commands::exit::POLICY_OR_RUNTIME.into()
+            failed.code().into()
         }
     }
 }

@@ -2,10 +2,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
 use clap::Args;
 
-use super::exit;
+use super::{CommandResult, exit};
 
 /// Arguments of `leadfilter check`.
 #[derive(Debug, Args)]
@@ -15,13 +14,13 @@ pub struct CheckArgs {
 }
 
 /// Prints every error and warning; exits non-zero on an error.
-pub fn run(args: CheckArgs) -> Result<u8> {
+pub fn run(args: CheckArgs) -> CommandResult {
     match leadfilter::policy::load(&args.policy) {
         Ok(loaded) => {
             for warning in &loaded.warnings {
-                eprintln!("warning: {warning}");
+                note!("warning: {warning}");
             }
-            eprintln!(
+            note!(
                 "{}: ok: `{}` {} ({}), {} warning(s)",
                 args.policy.display(),
                 loaded.policy.name,
@@ -32,7 +31,7 @@ pub fn run(args: CheckArgs) -> Result<u8> {
             Ok(exit::SUCCESS)
         }
         Err(err) => {
-            eprintln!("{err}");
+            note!("{err}");
             Ok(exit::POLICY_OR_RUNTIME)
         }
     }

@@ -2,10 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Context;
 use clap::Args;
 
-use super::exit;
+use super::{CommandResult, exit};
 
 /// Arguments of `leadfilter compile`.
 #[derive(Debug, Args)]
@@ -19,23 +19,23 @@ pub struct CompileArgs {
 }
 
 /// Checks, compiles, writes the component and says where.
-pub fn run(args: CompileArgs) -> Result<u8> {
+pub fn run(args: CompileArgs) -> CommandResult {
     let loaded = match leadfilter::policy::load(&args.policy) {
         Ok(loaded) => loaded,
         Err(err) => {
-            eprintln!("{err}");
+            note!("{err}");
             return Ok(exit::POLICY_OR_RUNTIME);
         }
     };
     for warning in &loaded.warnings {
-        eprintln!("warning: {warning}");
+        note!("warning: {warning}");
     }
     let component = leadfilter::compile::compile(&loaded.policy.canonical_json())
         .with_context(|| format!("cannot compile `{}`", args.policy.display()))?;
     let output = args.output.unwrap_or_else(|| default_output(&args.policy));
     std::fs::write(&output, &component)
         .with_context(|| format!("cannot write `{}`", output.display()))?;
-    eprintln!(
+    note!(
         "compiled `{}` {} ({}) to {} ({} bytes)",
         loaded.policy.name,
         loaded.policy.version,

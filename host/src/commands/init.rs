@@ -3,11 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Context;
 use clap::Args;
 use leadfilter::init::{POLICY_FILE, SCHEMA_FILE, Starter, TEST_FILE};
 
-use super::exit;
+use super::{CommandResult, exit};
 
 /// Arguments of `leadfilter init`.
 #[derive(Debug, Args)]
@@ -29,7 +29,7 @@ pub struct InitArgs {
 }
 
 /// Writes the three files, or none of them.
-pub fn run(args: InitArgs) -> Result<u8> {
+pub fn run(args: InitArgs) -> CommandResult {
     let sample = std::fs::read_to_string(&args.from)
         .with_context(|| format!("cannot read `{}`", args.from.display()))?;
     let name = args.name.clone().unwrap_or_else(|| default_name(&args.dir));
@@ -41,7 +41,7 @@ pub fn run(args: InitArgs) -> Result<u8> {
     let starter = match Starter::from_sample(&sample, &name, &sample_file) {
         Ok(starter) => starter,
         Err(err) => {
-            eprintln!("leadfilter: error: `{}`: {err}", args.from.display());
+            note!("leadfilter: error: `{}`: {err}", args.from.display());
             return Ok(exit::POLICY_OR_RUNTIME);
         }
     };
@@ -57,7 +57,7 @@ pub fn run(args: InitArgs) -> Result<u8> {
         .map(|path| format!("`{}`", path.display()))
         .collect();
     if !existing.is_empty() && !args.force {
-        eprintln!(
+        note!(
             "leadfilter: error: {} already exist{}: nothing was written (`--force` overwrites)",
             existing.join(", "),
             if existing.len() == 1 { "s" } else { "" }
@@ -70,17 +70,18 @@ pub fn run(args: InitArgs) -> Result<u8> {
         let path = args.dir.join(file);
         std::fs::write(&path, text)
             .with_context(|| format!("cannot write `{}`", path.display()))?;
-        eprintln!("wrote {}", path.display());
+        note!("wrote {}", path.display());
     }
-    eprintln!(
+    note!(
         "`{name}`: {} field(s), all dropped; {} with a suggested action in a comment",
-        starter.fields, starter.suggestions
+        starter.fields,
+        starter.suggestions
     );
-    eprintln!(
+    note!(
         "note: {} holds the sample lead as its first case: replace any real personal data in it with invented values before you share or commit it",
         args.dir.join(TEST_FILE).display()
     );
-    eprintln!(
+    note!(
         "next: edit {}, then `leadfilter check` it and `leadfilter test {}`",
         args.dir.join(POLICY_FILE).display(),
         args.dir.display()

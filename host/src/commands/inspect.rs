@@ -2,10 +2,10 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Context;
 use clap::Args;
 
-use super::exit;
+use super::{CommandResult, exit};
 
 /// Arguments of `leadfilter inspect`.
 #[derive(Debug, Args)]
@@ -18,10 +18,10 @@ pub struct InspectArgs {
 }
 
 /// Reads the component's metadata section and its import and export names.
-pub fn run(args: InspectArgs) -> Result<u8> {
+pub fn run(args: InspectArgs) -> CommandResult {
     let bytes = std::fs::read(&args.component)
         .with_context(|| format!("cannot read `{}`", args.component.display()))?;
-    let inspection = leadfilter::runtime::inspect(&bytes)
+    let inspection = leadfilter::artifact::inspect(&bytes)
         .with_context(|| format!("cannot inspect `{}`", args.component.display()))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&inspection.to_json())?);

@@ -1,9 +1,12 @@
-//! One file per subcommand, each an `Args` struct and one function.
-
-use std::process::ExitCode;
+//! One file per subcommand, each an `Args` struct and one function; the
+//! flags several commands share are in [`args`].
 
 use clap::{Parser, Subcommand};
 
+#[macro_use]
+mod error;
+
+mod args;
 mod check;
 mod compile;
 mod init;
@@ -11,6 +14,8 @@ mod inspect;
 mod run;
 mod serve;
 mod test;
+
+pub use error::{CommandError, CommandResult};
 
 /// Keep personal data out of places that do not need it: compile lead
 /// policies into sandboxed Wasm components and apply them to leads.
@@ -47,12 +52,14 @@ pub mod exit {
     pub const LEADS_FAILED: u8 = 1;
     /// The command line is wrong (clap's own code for usage errors).
     pub const USAGE: u8 = 2;
-    /// The policy is invalid, a secret is missing, or the runtime failed.
+    /// The policy is invalid, a secret is missing, the runtime failed, or
+    /// the output could not be written.
     pub const POLICY_OR_RUNTIME: u8 = 3;
 }
 
-/// Parses the command line and runs the subcommand.
-pub fn run() -> anyhow::Result<ExitCode> {
+/// Parses the command line and runs the subcommand: its exit code, or the
+/// error that ends it (with its own code).
+pub fn run() -> CommandResult {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
@@ -61,19 +68,19 @@ pub fn run() -> anyhow::Result<ExitCode> {
             } else {
                 exit::SUCCESS
             };
-            // Help and version go to stdout, usage errors to stderr.
+            // Help and version go to stdout, usage errors to stderr; one
+            // that cannot be written changes nothing.
             let _ = err.print();
-            return Ok(code.into());
+            return Ok(code);
         }
     };
-    let code = match cli.command {
-        Command::Compile(args) => compile::run(args)?,
-        Command::Check(args) => check::run(args)?,
-        Command::Inspect(args) => inspect::run(args)?,
-        Command::Run(args) => run::run(args)?,
-        Command::Serve(args) => serve::run(args)?,
-        Command::Test(args) => test::run(args)?,
-        Command::Init(args) => init::run(args)?,
-    };
-    Ok(code.into())
+    match cli.command {
+        Command::Compile(args) => compile::run(args),
+        Command::Check(args) => check::run(args),
+        Command::Inspect(args) => inspect::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Test(args) => test::run(args),
+        Command::Init(args) => init::run(args),
+    }
 }

@@ -13,18 +13,21 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
-use leadfilter::input::{InputError, LeadReader, Record};
-use leadfilter::runtime::{self, PolicyInstance, Runtime, RuntimeError, RuntimeOptions};
-use leadfilter::secrets::Sources;
-use leadfilter_engine::json::Json;
-use leadfilter_engine::{Engine, Failure, Secret};
+use leadfilter::input::{InputError, LeadReader, Record, Unread};
+use leadfilter::resolver::{self, ResolveError, Resolver};
+use leadfilter::{Filter, TransformError};
+use leadfilter_engine::{Engine, Secret};
 
-use super::exit;
+use super::args::{LimitsArgs, SecretsArgs};
+use super::{CommandError, CommandResult, exit};
+
+/// The most `--jobs`: more threads than this only add memory.
+const MAX_JOBS: u16 = 256;
 
 /// Arguments of `leadfilter run`.
 #[derive(Debug, Args)]
@@ -35,10 +38,8 @@ pub struct RunArgs {
     /// Leads: one JSON document, several, or NDJSON (one lead a line).
     /// Standard input when absent or `-`.
     input: Option<PathBuf>,
-    /// Where a secret comes from: `NAME=env:VARIABLE` or `NAME=file:PATH`.
-    /// By default NAME is read from `LEADFILTER_SECRET_<NAME>`.
-    #[arg(long = "secret", value_name = "NAME=SOURCE")]
-    secrets: Vec<String>,
+    #[command(flatten)]
+    secrets: SecretsArgs,
     /// Write error records to FILE instead of stderr.
     #[arg(long, value_name = "FILE")]
     errors: Option<PathBuf>,
@@ -49,28 +50,22 @@ pub struct RunArgs {
     /// Leave out the summary line.
     #[arg(long, short)]
     quiet: bool,
-    /// The largest lead accepted, in bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
-    max_lead_bytes: usize,
-    /// The most memory the policy may use, in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = runtime::DEFAULT_MEMORY_LIMIT >> 20)]
-    memory_mib: usize,
-    /// The longest the policy may run on one lead, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = runtime::DEFAULT_TIMEOUT.as_millis() as u64)]
-    timeout_ms: u64,
-    /// Also meter fuel: a deterministic execution budget for one lead, in
-    /// units of about one Wasm instruction (slower; off by default).
-    #[arg(long, value_name = "UNITS")]
-    fuel: Option<u64>,
+    /// The largest lead accepted, in bytes (a line break at its end does
+    /// not count).
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_lead_bytes: u64,
+    #[command(flatten)]
+    limits: LimitsArgs,
     /// Which engine runs the policy: the compiled component in wasmtime, or
     /// the same engine built natively (needs a policy source; for
     /// comparisons and benchmarks).
     #[arg(long, value_enum, default_value_t = EngineKind::Wasm)]
     engine: EngineKind,
-    /// Filter on this many threads (default: one per CPU). Output keeps the
-    /// input's order whatever the number.
-    #[arg(long, short, value_name = "N")]
-    jobs: Option<usize>,
+    /// Filter on this many threads, 1 to 256 (default: one per CPU, at most
+    /// 8). Output keeps the input's order whatever the number.
+    #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=MAX_JOBS as i64))]
+    jobs: Option<u16>,
 }
 
 /// Which engine runs the policy.
@@ -83,19 +78,9 @@ enum EngineKind {
 }
 
 /// Runs the leads through the policy and returns the exit code.
-pub fn run(args: RunArgs) -> Result<u8> {
-    let sources = match Sources::from_args(&args.secrets) {
-        Ok(sources) => sources,
-        Err(err) => {
-            eprintln!("leadfilter: error: {err}");
-            return Ok(exit::USAGE);
-        }
-    };
-    let mut filter = match Filter::open(&args)? {
-        Ok(filter) => filter,
-        Err(code) => return Ok(code),
-    };
-    let secrets = sources.read(filter.secret_names())?;
+pub fn run(args: RunArgs) -> CommandResult {
+    let mut filter = open(&args)?;
+    let secrets = args.secrets.sources().read(&filter.info().secrets)?;
 
     let input: Box<dyn BufRead> = match &args.input {
         None => Box::new(BufReader::with_capacity(1 << 16, io::stdin().lock())),
@@ -121,15 +106,17 @@ pub fn run(args: RunArgs) -> Result<u8> {
         pretty: args.pretty,
         summary: Summary::default(),
     };
-    let leads = LeadReader::new(input, args.max_lead_bytes);
-    let jobs = args.jobs.unwrap_or_else(default_jobs).max(1);
-    let summary = if jobs == 1 {
-        filter_in_order(&mut filter, leads, &secrets, sink)?
+    let limit = usize::try_from(args.max_lead_bytes).unwrap_or(usize::MAX);
+    let mut leads = LeadReader::new(input, limit);
+    let jobs = args.jobs.map_or_else(default_jobs, usize::from);
+    let mut summary = if jobs == 1 {
+        filter_in_order(&mut filter, &mut leads, &secrets, sink)?
     } else {
-        filter_in_parallel(&filter, jobs, leads, &secrets, sink)?
+        filter_in_parallel(&filter, jobs, &mut leads, &secrets, sink)?
     };
+    summary.unread = leads.unread();
     if !args.quiet {
-        eprintln!("leadfilter: {summary}");
+        note!("leadfilter: {summary}");
     }
     Ok(if summary.runtime_errors > 0 {
         exit::POLICY_OR_RUNTIME
@@ -138,6 +125,43 @@ pub fn run(args: RunArgs) -> Result<u8> {
     } else {
         exit::LEADS_FAILED
     })
+}
+
+/// Opens the policy in the engine asked for. A policy source's
+/// diagnostics are printed here, its warnings too.
+fn open(args: &RunArgs) -> Result<Filter, CommandError> {
+    let resolver = Resolver::new(&args.limits.runtime_options())?;
+    let reported = |err: ResolveError| -> CommandError {
+        if err.is_policy() {
+            note!("{err}");
+            CommandError::reported(exit::POLICY_OR_RUNTIME)
+        } else {
+            err.into()
+        }
+    };
+    let warn = |source: &leadfilter::policy::LoadedPolicy| {
+        for warning in &source.warnings {
+            note!("warning: {warning}");
+        }
+    };
+    if args.engine == EngineKind::Native {
+        if resolver::is_component(&args.policy) {
+            return Err(anyhow::anyhow!(
+                "`--engine native` runs a policy source, not a compiled `.wasm`"
+            )
+            .into());
+        }
+        let source = resolver.source(&args.policy).map_err(reported)?;
+        warn(&source);
+        return Ok(Filter::native(Engine::new(source.policy)?));
+    }
+    let resolved = resolver.resolve(&args.policy).map_err(reported)?;
+    if let Some(source) = &resolved.source {
+        warn(source);
+    }
+    Filter::from_loaded(resolved.component)
+        .with_context(|| format!("cannot load `{}`", args.policy.display()))
+        .map_err(CommandError::from)
 }
 
 /// One job per CPU, but no more than eight: beyond that the reader and the
@@ -161,42 +185,49 @@ impl Sink {
         match answer {
             Ok(lead) => {
                 self.summary.filtered += 1;
-                if self.pretty {
-                    write_pretty(&mut self.out, &lead)?;
+                let written = if self.pretty {
+                    write_pretty(&mut self.out, &lead)
                 } else {
-                    self.out.write_all(lead.as_bytes())?;
-                }
-                self.out.write_all(b"\n")?;
+                    self.out.write_all(lead.as_bytes())
+                };
+                written
+                    .and_then(|()| self.out.write_all(b"\n"))
+                    .context(CANNOT_WRITE_LEADS)?;
             }
             Err(problem) => {
                 *self.summary.failed.entry(problem.kind()).or_default() += 1;
-                if matches!(problem, Problem::Runtime(_)) {
+                if matches!(problem, Problem::Transform(TransformError::Runtime(_))) {
                     self.summary.runtime_errors += 1;
                 }
-                serde_json::to_writer(&mut self.errors, &problem.record(line))?;
-                self.errors.write_all(b"\n")?;
+                serde_json::to_writer(&mut self.errors, &problem.record(line))
+                    .map_err(io::Error::from)
+                    .and_then(|()| self.errors.write_all(b"\n"))
+                    .context(CANNOT_WRITE_ERRORS)?;
             }
         }
         Ok(())
     }
 
     fn finish(mut self) -> Result<Summary> {
-        self.out.flush()?;
-        self.errors.flush()?;
+        self.out.flush().context(CANNOT_WRITE_LEADS)?;
+        self.errors.flush().context(CANNOT_WRITE_ERRORS)?;
         Ok(self.summary)
     }
 }
 
+const CANNOT_WRITE_LEADS: &str = "cannot write the filtered leads";
+const CANNOT_WRITE_ERRORS: &str = "cannot write the error records";
+
 /// Filters every lead on this thread.
 fn filter_in_order(
     filter: &mut Filter,
-    leads: LeadReader<Box<dyn BufRead>>,
+    leads: &mut LeadReader<Box<dyn BufRead>>,
     secrets: &[Secret],
     mut sink: Sink,
 ) -> Result<Summary> {
     for record in leads {
         let Record { line, lead } = record.context("cannot read the input")?;
-        sink.emit(line, filter.answer(lead, secrets))?;
+        sink.emit(line, answer(filter, lead, secrets))?;
     }
     sink.finish()
 }
@@ -217,7 +248,7 @@ type Answers = Vec<(usize, Result<String, Problem>)>;
 fn filter_in_parallel(
     filter: &Filter,
     jobs: usize,
-    leads: LeadReader<Box<dyn BufRead>>,
+    leads: &mut LeadReader<Box<dyn BufRead>>,
     secrets: &[Secret],
     mut sink: Sink,
 ) -> Result<Summary> {
@@ -272,7 +303,7 @@ fn filter_in_parallel(
 /// room. Stops early, without error, when the workers or the writer are
 /// gone (the writer's error is the one to report).
 fn read_batches(
-    leads: LeadReader<Box<dyn BufRead>>,
+    leads: &mut LeadReader<Box<dyn BufRead>>,
     batch_tx: &SyncSender<(usize, Vec<Record>)>,
     permits: &Receiver<()>,
 ) -> Result<()> {
@@ -319,7 +350,7 @@ fn work(
         let Ok((number, batch)) = next else { return };
         let answered = batch
             .into_iter()
-            .map(|Record { line, lead }| (line, filter.answer(lead, secrets)))
+            .map(|Record { line, lead }| (line, answer(filter, lead, secrets)))
             .collect();
         if answers.send((number, answered)).is_err() {
             return;
@@ -330,16 +361,14 @@ fn work(
 /// Why one lead produced no output.
 enum Problem {
     Input(InputError),
-    Policy(Failure),
-    Runtime(RuntimeError),
+    Transform(TransformError),
 }
 
 impl Problem {
     fn kind(&self) -> &'static str {
         match self {
             Problem::Input(e) => e.kind(),
-            Problem::Policy(f) => f.kind(),
-            Problem::Runtime(_) => "runtime",
+            Problem::Transform(e) => e.kind(),
         }
     }
 
@@ -347,23 +376,10 @@ impl Problem {
     fn record(&self, line: usize) -> ErrorRecord {
         let (message, paths) = match self {
             Problem::Input(e) => (e.to_string(), Vec::new()),
-            Problem::Runtime(e) => (e.to_string(), Vec::new()),
-            Problem::Policy(failure) => {
-                let paths: Vec<&str> = match failure {
-                    Failure::InputSchema(vs) | Failure::OutputSchema(vs) => {
-                        vs.iter().map(|v| v.path.as_str()).collect()
-                    }
-                    Failure::Transform(v) => vec![v.path.as_str()],
-                    _ => Vec::new(),
-                };
-                let message = failure.to_string();
-                let message = message
-                    .strip_prefix(failure.kind())
-                    .and_then(|m| m.strip_prefix(": "))
-                    .unwrap_or(&message)
-                    .to_owned();
-                (message, paths.into_iter().map(str::to_owned).collect())
-            }
+            Problem::Transform(e) => (
+                e.message(),
+                e.paths().into_iter().map(str::to_owned).collect(),
+            ),
         };
         ErrorRecord {
             line,
@@ -389,6 +405,8 @@ struct Summary {
     filtered: usize,
     failed: BTreeMap<&'static str, usize>,
     runtime_errors: usize,
+    /// What a document stream that ended early left unread.
+    unread: Option<Unread>,
 }
 
 impl std::fmt::Display for Summary {
@@ -410,177 +428,31 @@ impl std::fmt::Display for Summary {
                 .collect();
             write!(f, " ({})", kinds.join(", "))?;
         }
+        if let Some(unread) = &self.unread {
+            write!(f, "; the input ended early: {unread}")?;
+        }
         Ok(())
     }
 }
 
-/// The policy, in whichever engine runs it.
-enum Filter {
-    Wasm {
-        policy: Box<runtime::LoadedPolicy>,
-        instance: Option<PolicyInstance>,
-        secrets: Vec<String>,
-    },
-    Native(Arc<Engine>),
-}
-
-impl Filter {
-    /// Opens the policy, compiling a source first. `Err(code)` when the
-    /// policy is invalid (its diagnostics are printed).
-    fn open(args: &RunArgs) -> Result<std::result::Result<Filter, u8>> {
-        let is_wasm = args.policy.extension().is_some_and(|e| e == "wasm");
-        let source = if is_wasm {
-            None
-        } else {
-            match leadfilter::policy::load(&args.policy) {
-                Ok(loaded) => {
-                    for warning in &loaded.warnings {
-                        eprintln!("warning: {warning}");
-                    }
-                    Some(loaded.policy)
-                }
-                Err(err) => {
-                    eprintln!("{err}");
-                    return Ok(Err(exit::POLICY_OR_RUNTIME));
-                }
-            }
-        };
-        if args.engine == EngineKind::Native {
-            let Some(policy) = source else {
-                bail!("`--engine native` runs a policy source, not a compiled `.wasm`");
-            };
-            return Ok(Ok(Filter::Native(Arc::new(Engine::new(policy)?))));
-        }
-        let component = match source {
-            None => std::fs::read(&args.policy)
-                .with_context(|| format!("cannot read `{}`", args.policy.display()))?,
-            Some(policy) => leadfilter::compile::compile(&policy.canonical_json())
-                .with_context(|| format!("cannot compile `{}`", args.policy.display()))?,
-        };
-        let runtime = Runtime::new(&RuntimeOptions {
-            timeout: std::time::Duration::from_millis(args.timeout_ms),
-            fuel: args.fuel,
-            memory_limit: args.memory_mib << 20,
-            ..RuntimeOptions::default()
-        })?;
-        let policy = runtime
-            .load(&component)
-            .with_context(|| format!("cannot load `{}`", args.policy.display()))?;
-        let mut instance = policy.instantiate()?;
-        let secrets = instance.info()?.secrets;
-        Ok(Ok(Filter::Wasm {
-            policy: Box::new(policy),
-            instance: Some(instance),
-            secrets,
-        }))
-    }
-
-    fn secret_names(&self) -> &[String] {
-        match self {
-            Filter::Wasm { secrets, .. } => secrets,
-            Filter::Native(engine) => &engine.info().secrets,
-        }
-    }
-
-    /// Another filter for the same policy, for a worker thread: the same
-    /// compiled code, an instance of its own.
-    fn worker(&self) -> Filter {
-        match self {
-            Filter::Wasm {
-                policy, secrets, ..
-            } => Filter::Wasm {
-                policy: policy.clone(),
-                instance: None,
-                secrets: secrets.clone(),
-            },
-            Filter::Native(engine) => Filter::Native(Arc::clone(engine)),
-        }
-    }
-
-    /// The answer for one lead read: the filtered lead or why there is none.
-    fn answer(
-        &mut self,
-        lead: std::result::Result<String, InputError>,
-        secrets: &[Secret],
-    ) -> Result<String, Problem> {
-        match lead {
-            Ok(text) => self.transform(&text, secrets),
-            Err(e) => Err(Problem::Input(e)),
-        }
-    }
-
-    /// The filtered lead (`run` prints no change list, so the component's
-    /// is left where it is).
-    fn transform(&mut self, lead: &str, secrets: &[Secret]) -> Result<String, Problem> {
-        match self {
-            Filter::Native(engine) => engine
-                .transform(lead, secrets)
-                .map(|outcome| outcome.lead)
-                .map_err(Problem::Policy),
-            Filter::Wasm {
-                policy, instance, ..
-            } => {
-                // An instance that failed (budget, memory, trap) is dropped
-                // and the next lead gets a fresh one.
-                let mut current = match instance.take() {
-                    Some(current) => current,
-                    None => policy.instantiate().map_err(Problem::Runtime)?,
-                };
-                let result = current.transform_lead(lead, secrets);
-                match result {
-                    Ok(answer) => {
-                        *instance = Some(current);
-                        answer.map_err(Problem::Policy)
-                    }
-                    Err(e) => Err(Problem::Runtime(e)),
-                }
-            }
-        }
+/// The answer for one lead read: the filtered lead or why there is none.
+fn answer(
+    filter: &mut Filter,
+    lead: std::result::Result<String, InputError>,
+    secrets: &[Secret],
+) -> Result<String, Problem> {
+    match lead {
+        Ok(text) => filter
+            .transform_lead_with(&text, secrets)
+            .map_err(Problem::Transform),
+        Err(e) => Err(Problem::Input(e)),
     }
 }
 
 /// Writes a compact JSON text pretty-printed (two-space indent), numbers
 /// exactly as they are.
 fn write_pretty(out: &mut impl Write, compact: &str) -> io::Result<()> {
-    let value = leadfilter_engine::json::parse(compact)
-        .map_err(|_| io::Error::other("the policy returned invalid JSON"))?;
-    let mut text = String::with_capacity(compact.len() * 2);
-    pretty(&value, 0, &mut text);
+    let text = leadfilter::json::pretty(compact)
+        .ok_or_else(|| io::Error::other("the policy returned invalid JSON"))?;
     out.write_all(text.as_bytes())
-}
-
-fn pretty(value: &Json, depth: usize, out: &mut String) {
-    let indent = |out: &mut String, depth: usize| {
-        out.push('\n');
-        out.extend(std::iter::repeat_n("  ", depth));
-    };
-    match value {
-        Json::Array(items) if !items.is_empty() => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                indent(out, depth + 1);
-                pretty(item, depth + 1, out);
-            }
-            indent(out, depth);
-            out.push(']');
-        }
-        Json::Object(members) if !members.is_empty() => {
-            out.push('{');
-            for (i, (key, item)) in members.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                indent(out, depth + 1);
-                Json::String(key.clone()).write_compact(out);
-                out.push_str(": ");
-                pretty(item, depth + 1, out);
-            }
-            indent(out, depth);
-            out.push('}');
-        }
-        scalar_or_empty => scalar_or_empty.write_compact(out),
-    }
 }

@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use leadfilter::serve::{Config, ServeOptions, Server};
 
-use super::exit;
+use super::{CommandResult, exit};
 
 /// Arguments of `leadfilter serve`.
 #[derive(Debug, Args)]
@@ -26,11 +26,11 @@ pub struct ServeArgs {
 }
 
 /// Runs the proxy until it is told to stop.
-pub fn run(args: ServeArgs) -> Result<u8> {
+pub fn run(args: ServeArgs) -> CommandResult {
     let config = match Config::from_file(&args.config) {
         Ok(config) => config,
         Err(err) => {
-            eprintln!("leadfilter: error: {err}");
+            note!("leadfilter: error: {err}");
             return Ok(exit::POLICY_OR_RUNTIME);
         }
     };
@@ -46,11 +46,11 @@ pub fn run(args: ServeArgs) -> Result<u8> {
                     for (path, digest) in routes {
                         println!("{path}\t{digest}");
                     }
-                    eprintln!("leadfilter: `{name}` is fine");
+                    note!("leadfilter: `{name}` is fine");
                     Ok(exit::SUCCESS)
                 }
                 Err(err) => {
-                    eprintln!("leadfilter: error: `{name}`: {err}");
+                    note!("leadfilter: error: `{name}`: {err}");
                     Ok(exit::POLICY_OR_RUNTIME)
                 }
             };
@@ -58,7 +58,7 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         let server = match Server::start(config, ServeOptions::default()).await {
             Ok(server) => server,
             Err(err) => {
-                eprintln!("leadfilter: error: `{name}`: {err}");
+                note!("leadfilter: error: `{name}`: {err}");
                 return Ok(exit::POLICY_OR_RUNTIME);
             }
         };

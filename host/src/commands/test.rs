@@ -3,12 +3,12 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Context;
 use clap::{Args, ValueEnum};
-use leadfilter::runtime::{self, RuntimeOptions};
 use leadfilter::testing::{Percent, Runner, RunnerOptions, report};
 
-use super::exit;
+use super::args::LimitsArgs;
+use super::{CommandResult, exit};
 
 /// Arguments of `leadfilter test`.
 #[derive(Debug, Args)]
@@ -35,16 +35,8 @@ pub struct TestArgs {
     /// When to colour the text report.
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     color: Color,
-    /// The longest the policy may run on one lead, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = runtime::DEFAULT_TIMEOUT.as_millis() as u64)]
-    timeout_ms: u64,
-    /// Also meter fuel: a deterministic execution budget for one lead, in
-    /// units of about one Wasm instruction.
-    #[arg(long, value_name = "UNITS")]
-    fuel: Option<u64>,
-    /// The most memory the policy may use, in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = runtime::DEFAULT_MEMORY_LIMIT >> 20)]
-    memory_mib: usize,
+    #[command(flatten)]
+    limits: LimitsArgs,
 }
 
 /// A report format.
@@ -72,20 +64,14 @@ enum Color {
 /// Runs the tests; 0 when every case passed (and coverage meets
 /// `--fail-under`), 1 when a case failed, 3 when a test file, a policy or
 /// a case could not be run at all.
-pub fn run(args: TestArgs) -> Result<u8> {
+pub fn run(args: TestArgs) -> CommandResult {
     let options = RunnerOptions {
-        runtime: RuntimeOptions {
-            timeout: std::time::Duration::from_millis(args.timeout_ms),
-            fuel: args.fuel,
-            memory_limit: args.memory_mib << 20,
-            ..RuntimeOptions::default()
-        },
-        ..RunnerOptions::default()
+        runtime: args.limits.runtime_options(),
     };
     let targets = match leadfilter::testing::discover(&args.paths) {
         Ok(targets) => targets,
         Err(err) => {
-            eprintln!("leadfilter: error: {err}");
+            note!("leadfilter: error: {err}");
             return Ok(exit::POLICY_OR_RUNTIME);
         }
     };
@@ -117,19 +103,19 @@ pub fn run(args: TestArgs) -> Result<u8> {
     if let Some(percent) = &args.fail_under {
         let total = report.total_coverage();
         if report.coverage.is_empty() {
-            eprintln!(
+            note!(
                 "leadfilter: coverage is unknown (no policy source was tested), so `--fail-under {percent}` fails"
             );
             gate_failed = true;
         } else if total.cmp_percent(percent).is_lt() {
-            eprintln!("leadfilter: coverage {total} is below `--fail-under {percent}`");
+            note!("leadfilter: coverage {total} is below `--fail-under {percent}`");
             gate_failed = true;
         }
     }
     // The text report ends with the summary; the others are for programs,
     // so people get it on stderr.
     if args.format != Format::Text || args.output.is_some() {
-        eprintln!("{}", report.summary());
+        note!("{}", report.summary());
     }
     Ok(if report.errors() > 0 {
         exit::POLICY_OR_RUNTIME

@@ -13,12 +13,10 @@
 //! 3. snapshots the initialised memory and globals with Wizer into a new core
 //!    module, so every instance starts with the policy loaded;
 //! 4. drops the `leadfilter_load` export and the `name` section, turns the
-//!    module into a component with `wit-component` and adds the [`SECTION`]
-//!    custom section ([`PolicyMetadata`]).
+//!    module into a component with `wit-component` and adds the
+//!    [`SECTION`] custom section ([`PolicyMetadata`], see [`crate::artifact`]).
 //!
 //! The same policy and engine always give the same bytes.
-
-mod metadata;
 
 use std::future::Future;
 use std::pin::pin;
@@ -29,8 +27,7 @@ use wasm_encoder::reencode::{Reencode, RoundtripReencoder};
 use wasmtime::{Instance, Memory, Module, Store};
 use wasmtime_wizer::{ModuleContext, WasmtimeWizer, Wizer};
 
-pub use metadata::{EngineMetadata, PolicyMetadata, SECTION};
-
+use crate::artifact::{self, EngineMetadata, PolicyMetadata, SECTION};
 use crate::runtime::CacheSetting;
 
 /// The engine as a core Wasm module with no policy in it (with wit-bindgen's
@@ -141,14 +138,7 @@ impl Compiler {
 
         let json =
             serde_json::to_vec(&metadata).map_err(|e| CompileError::Encode(e.to_string()))?;
-        let section = wasm_encoder::CustomSection {
-            name: SECTION.into(),
-            data: json.into(),
-        };
-        // A component is a sequence of sections: appending one is how
-        // `wasm_encoder::Component::section` would write it.
-        component.push(wasm_encoder::ComponentSection::id(&section));
-        wasm_encoder::Encode::encode(&section, &mut component);
+        artifact::append_custom_section(&mut component, SECTION, &json);
         Ok(component)
     }
 

@@ -6,6 +6,13 @@
 //! on one lead then starts in a few milliseconds: wasmtime's own cache, which
 //! the compiler still uses for the engine module, compresses its entries and
 //! copies them into memory, which cost about 30 ms per start.
+//!
+//! Mapped code runs unchecked, so the cache is trusted only as ssh trusts
+//! its keys: leadfilter creates its cache directories with mode 0700, and a
+//! directory or entry that is not owned by the user or that group or others
+//! may write is not used. Policies are then compiled in memory, with one
+//! warning (a world-writable cache once let anyone swap a compiled policy
+//! for one that passed leads through unfiltered).
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Write as _;
@@ -58,44 +65,47 @@ impl CacheSetting {
         }
     }
 
-    /// The directory and whether it may be skipped, made if it is missing;
-    /// `None` when there is no cache.
+    /// The directory, made (mode 0700) if it is missing; `None` when there
+    /// is no cache or it cannot be trusted (with a warning).
     fn usable_directory(&self) -> Result<Option<PathBuf>, String> {
         let Some((dir, best_effort)) = self.resolve() else {
             return Ok(None);
         };
         let made = std::path::absolute(&dir).and_then(|dir| {
-            std::fs::create_dir_all(&dir)?;
+            make_private_dir(&dir)?;
             Ok(dir)
         });
-        match made {
-            Ok(dir) => Ok(Some(dir)),
-            Err(_) if best_effort => Ok(None),
-            Err(e) => Err(format!(
-                "the cache directory `{}` cannot be used: {e}",
-                dir.display()
-            )),
-        }
+        let dir = match made {
+            Ok(dir) => dir,
+            Err(_) if best_effort => return Ok(None),
+            Err(e) => {
+                return Err(format!(
+                    "the cache directory `{}` cannot be used: {e}",
+                    dir.display()
+                ));
+            }
+        };
+        Ok(trusted_dir(&dir).then_some(dir))
     }
 
     /// The cache of compiled policy components for this setting.
     pub(crate) fn artifacts(&self) -> Result<Option<ArtifactCache>, String> {
-        Ok(self.usable_directory()?.map(|dir| ArtifactCache {
-            dir: dir.join(ARTIFACTS),
-        }))
+        let Some(dir) = self.usable_directory()? else {
+            return Ok(None);
+        };
+        let dir = dir.join(ARTIFACTS);
+        if make_private_dir(&dir).is_err() || !trusted_dir(&dir) {
+            return Ok(None);
+        }
+        Ok(Some(ArtifactCache { dir }))
     }
 
     /// The wasmtime cache for this setting.
     pub(crate) fn build(&self) -> Result<Option<Cache>, String> {
-        let Some((dir, best_effort)) = self.resolve() else {
+        let Some(dir) = self.usable_directory()? else {
             return Ok(None);
         };
-        let dir = std::path::absolute(&dir).map_err(|e| {
-            format!(
-                "the cache directory `{}` cannot be resolved: {e}",
-                dir.display()
-            )
-        })?;
+        let best_effort = self.resolve().is_some_and(|(_, best_effort)| best_effort);
         let mut config = CacheConfig::new();
         config.with_directory(&dir);
         match Cache::new(config) {
@@ -148,6 +158,7 @@ impl ArtifactCache {
     ) -> wasmtime::Result<(Component, CodeSource)> {
         let path = self.dir.join(format!("{}.cwasm", key(engine, bytes)));
         if path.is_file()
+            && trusted_file(&path)
             && let Ok(component) = map(engine, &path)
         {
             // The modification time marks the last use, for `trim`.
@@ -163,10 +174,10 @@ impl ArtifactCache {
     }
 
     /// Writes `bytes` to `path` whole or not at all (a file in place is
-    /// replaced by a rename, never rewritten while another run maps it),
-    /// then trims the cache to [`KEEP_ARTIFACTS`] files.
+    /// replaced by a rename, never rewritten while another run maps it;
+    /// mode 0600), then trims the cache to [`KEEP_ARTIFACTS`] files.
     fn store(&self, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-        std::fs::create_dir_all(&self.dir)?;
+        make_private_dir(&self.dir)?;
         static WRITES: AtomicU64 = AtomicU64::new(0);
         let mut temporary = path.as_os_str().to_owned();
         temporary.push(format!(
@@ -175,7 +186,12 @@ impl ArtifactCache {
             WRITES.fetch_add(1, Ordering::Relaxed)
         ));
         let temporary = PathBuf::from(temporary);
-        let written = std::fs::File::create(&temporary)
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let written = options
+            .open(&temporary)
             .and_then(|mut file| file.write_all(bytes).and_then(|()| file.sync_all()))
             .and_then(|()| std::fs::rename(&temporary, path));
         if written.is_err() {
@@ -217,6 +233,67 @@ impl ArtifactCache {
         for (_, path) in &artifacts[..artifacts.len() - KEEP_ARTIFACTS] {
             let _ = std::fs::remove_file(path);
         }
+    }
+}
+
+/// Makes a directory and its missing parents, each with mode 0700.
+fn make_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Whether a file or directory is owned by this user and not writable by
+/// group or others (a symbolic link is judged by what it points at).
+#[cfg(unix)]
+fn trusted(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    meta.uid() == rustix::process::geteuid().as_raw() && meta.mode() & 0o022 == 0
+}
+
+#[cfg(not(unix))]
+fn trusted(_meta: &std::fs::Metadata) -> bool {
+    true
+}
+
+/// Whether the cache directory can be trusted; warns once if not.
+fn trusted_dir(dir: &Path) -> bool {
+    let ok = std::fs::metadata(dir).is_ok_and(|meta| meta.is_dir() && trusted(&meta));
+    if !ok {
+        warn_once(format!(
+            "the cache directory `{}` is not owned by you or can be written by others: compiled policies are not cached (make it yours with mode 0700)",
+            dir.display()
+        ));
+    }
+    ok
+}
+
+/// Whether a cache entry can be mapped; warns once if not.
+fn trusted_file(path: &Path) -> bool {
+    let ok = std::fs::metadata(path).is_ok_and(|meta| trusted(&meta));
+    if !ok {
+        warn_once(format!(
+            "the cache entry `{}` is not owned by you or can be written by others: it is not used",
+            path.display()
+        ));
+    }
+    ok
+}
+
+/// Writes a warning on standard error, once per process and message.
+fn warn_once(message: String) {
+    use std::collections::BTreeSet;
+    use std::sync::Mutex;
+    static WARNED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+    let first = WARNED
+        .lock()
+        .map(|mut warned| warned.insert(message.clone()))
+        .unwrap_or(true);
+    if first {
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), "leadfilter: warning: {message}");
     }
 }
 

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::auth::AuthConfig;
 use crate::secrets::{Source, is_secret_name};
 
 /// Why a configuration file was refused. Names the file and the key.
@@ -111,9 +112,20 @@ pub struct Limits {
     pub upstream_timeout_ms: u64,
     /// Requests handled at once; more are answered 503 with `Retry-After`.
     pub max_concurrent_requests: usize,
-    /// Leads filtered at once (each on a blocking thread); further leads
-    /// wait. Default: the number of CPUs.
+    /// Requests one route may hold at once (reading their bodies included);
+    /// more are answered 503. Default: half of `max_concurrent_requests`
+    /// (all of them when there is one route).
+    pub max_requests_per_route: Option<usize>,
+    /// Requests one client address may hold at once; more are answered 503.
+    pub max_requests_per_client: usize,
+    /// Leads one route filters at once (each on a blocking thread, in an
+    /// instance of the route's own share of the pool); further leads wait.
+    /// Default: the number of CPUs.
     pub filter_concurrency: Option<usize>,
+    /// Message ids one route remembers to refuse replays (see
+    /// `docs/serve.md`); when it is full of ids inside their window, new
+    /// messages are answered 503 with `Retry-After`.
+    pub replay_capacity: usize,
     /// On SIGTERM, how long in-flight requests may take to finish.
     pub shutdown_grace_ms: u64,
 }
@@ -126,7 +138,10 @@ impl Default for Limits {
             body_timeout_ms: 10_000,
             upstream_timeout_ms: 10_000,
             max_concurrent_requests: 256,
+            max_requests_per_route: None,
+            max_requests_per_client: 64,
             filter_concurrency: None,
+            replay_capacity: super::auth::DEFAULT_REPLAY_CAPACITY,
             shutdown_grace_ms: 30_000,
         }
     }
@@ -142,8 +157,12 @@ pub struct Sandbox {
     /// A deterministic execution budget for one lead, in fuel units (off
     /// unless set: metering costs speed).
     pub fuel: Option<u64>,
-    /// The most memory one policy instance may use, in MiB.
+    /// The most memory one policy instance may use, in MiB (all its
+    /// memories together).
     pub memory_mib: usize,
+    /// The largest filtered lead a policy may return, in bytes (as
+    /// `leadfilter run --max-output-bytes`).
+    pub max_output_bytes: usize,
 }
 
 impl Default for Sandbox {
@@ -152,6 +171,7 @@ impl Default for Sandbox {
             timeout_ms: crate::runtime::DEFAULT_TIMEOUT.as_millis() as u64,
             fuel: None,
             memory_mib: crate::runtime::DEFAULT_MEMORY_LIMIT >> 20,
+            max_output_bytes: crate::runtime::DEFAULT_MAX_OUTPUT,
         }
     }
 }
@@ -214,87 +234,6 @@ pub struct RouteConfig {
     pub auth: AuthConfig,
     /// Where filtered leads go.
     pub upstream: UpstreamConfig,
-}
-
-/// An inbound check.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum AuthConfig {
-    /// A shared key in a header.
-    ApiKey {
-        /// The header (default `X-Api-Key`).
-        #[serde(default = "default_api_key_header")]
-        header: String,
-        /// Text before the key in the header, e.g. `"Bearer "`.
-        #[serde(default)]
-        prefix: String,
-        /// Names of the secrets holding the accepted keys (several, for
-        /// rotation).
-        keys: Vec<String>,
-    },
-    /// An HMAC-SHA256 signature of the raw body in a header (GitHub,
-    /// Shopify, Typeform and most other senders).
-    HmacSha256 {
-        /// The header, e.g. `Typeform-Signature`.
-        header: String,
-        /// Text before the signature, e.g. `sha256=`.
-        #[serde(default)]
-        prefix: String,
-        /// How the signature is written.
-        encoding: SignatureEncoding,
-        /// Names of the secrets holding the signing keys.
-        secrets: Vec<String>,
-    },
-    /// Standard Webhooks: `webhook-id`, `webhook-timestamp`,
-    /// `webhook-signature`.
-    StandardWebhooks {
-        /// Names of the secrets holding the signing keys (`whsec_...`).
-        secrets: Vec<String>,
-        /// How far the timestamp may be from now, in seconds.
-        #[serde(default = "default_tolerance")]
-        tolerance_seconds: u64,
-    },
-    /// An OAuth 2.0 bearer token (a JWT) checked against a JWKS file.
-    Jwt {
-        /// The JSON Web Key Set with the issuer's public keys.
-        jwks_file: PathBuf,
-        /// The required `iss`.
-        issuer: String,
-        /// The required `aud` (one of).
-        audience: Vec<String>,
-        /// Accepted algorithms (default RS256, ES256).
-        #[serde(default = "default_algorithms")]
-        algorithms: Vec<String>,
-        /// Clock skew allowed for `exp` and `nbf`, in seconds.
-        #[serde(default = "default_leeway")]
-        leeway_seconds: u64,
-    },
-}
-
-/// How an HMAC signature is written in its header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SignatureEncoding {
-    /// Hexadecimal (GitHub), either case.
-    Hex,
-    /// Standard base64 with padding (Shopify, Typeform).
-    Base64,
-}
-
-fn default_api_key_header() -> String {
-    "X-Api-Key".into()
-}
-
-fn default_tolerance() -> u64 {
-    300
-}
-
-fn default_algorithms() -> Vec<String> {
-    vec!["RS256".into(), "ES256".into()]
-}
-
-fn default_leeway() -> u64 {
-    30
 }
 
 /// Where filtered leads are sent.
@@ -431,9 +370,18 @@ impl Config {
                 "limits.max_concurrent_requests",
                 limits.max_concurrent_requests as u64,
             ),
+            (
+                "limits.max_requests_per_client",
+                limits.max_requests_per_client as u64,
+            ),
+            ("limits.replay_capacity", limits.replay_capacity as u64),
             ("sandbox.timeout_ms", self.sandbox.timeout_ms),
             ("sandbox.fuel", self.sandbox.fuel.unwrap_or(1)),
             ("sandbox.memory_mib", self.sandbox.memory_mib as u64),
+            (
+                "sandbox.max_output_bytes",
+                self.sandbox.max_output_bytes as u64,
+            ),
             (
                 "throttle.max_failures",
                 u64::from(self.throttle.max_failures),
@@ -444,11 +392,16 @@ impl Config {
                 return Err((key.into(), "must be greater than 0".into()));
             }
         }
-        if limits.filter_concurrency == Some(0) {
-            return Err((
-                "limits.filter_concurrency".into(),
-                "must be greater than 0".into(),
-            ));
+        for (key, value) in [
+            ("limits.filter_concurrency", limits.filter_concurrency),
+            (
+                "limits.max_requests_per_route",
+                limits.max_requests_per_route,
+            ),
+        ] {
+            if value == Some(0) {
+                return Err((key.into(), "must be greater than 0".into()));
+            }
         }
         for name in self.secrets.keys() {
             check_secret_name(&format!("secrets.{name}"), name)?;
@@ -469,16 +422,6 @@ impl Config {
         }
         Ok(())
     }
-}
-
-fn check_secret_names(key: &str, names: &[String]) -> Result<(), (String, String)> {
-    if names.is_empty() {
-        return Err((key.into(), "name at least one secret".into()));
-    }
-    for (i, name) in names.iter().enumerate() {
-        check_secret_name(&format!("{key}[{i}]"), name)?;
-    }
-    Ok(())
 }
 
 fn check_secret_name(key: &str, name: &str) -> Result<(), (String, String)> {
@@ -508,71 +451,9 @@ impl RouteConfig {
         for name in self.policy_secrets.keys() {
             check_secret_name(&format!("{key}.policy_secrets.{name}"), name)?;
         }
-        match &self.auth {
-            AuthConfig::ApiKey { header, keys, .. } => {
-                check_header_name(&format!("{key}.auth.header"), header)?;
-                check_secret_names(&format!("{key}.auth.keys"), keys)?;
-            }
-            AuthConfig::HmacSha256 {
-                header, secrets, ..
-            } => {
-                check_header_name(&format!("{key}.auth.header"), header)?;
-                check_secret_names(&format!("{key}.auth.secrets"), secrets)?;
-            }
-            AuthConfig::StandardWebhooks {
-                secrets,
-                tolerance_seconds,
-            } => {
-                check_secret_names(&format!("{key}.auth.secrets"), secrets)?;
-                if *tolerance_seconds == 0 {
-                    return Err((
-                        format!("{key}.auth.tolerance_seconds"),
-                        "must be greater than 0".into(),
-                    ));
-                }
-            }
-            AuthConfig::Jwt {
-                issuer,
-                audience,
-                algorithms,
-                ..
-            } => {
-                if issuer.is_empty() {
-                    return Err((format!("{key}.auth.issuer"), "must not be empty".into()));
-                }
-                if audience.is_empty() {
-                    return Err((
-                        format!("{key}.auth.audience"),
-                        "name at least one audience".into(),
-                    ));
-                }
-                if algorithms.is_empty() {
-                    return Err((
-                        format!("{key}.auth.algorithms"),
-                        "name at least one algorithm".into(),
-                    ));
-                }
-                for (i, alg) in algorithms.iter().enumerate() {
-                    if !super::auth::JWT_ALGORITHMS.contains(&alg.as_str()) {
-                        return Err((
-                            format!("{key}.auth.algorithms[{i}]"),
-                            format!(
-                                "`{alg}` is not one of {}",
-                                super::auth::JWT_ALGORITHMS.join(", ")
-                            ),
-                        ));
-                    }
-                }
-            }
-        }
+        self.auth.scheme().check(&format!("{key}.auth"))?;
         self.upstream.check(&format!("{key}.upstream"))
     }
-}
-
-fn check_header_name(key: &str, name: &str) -> Result<(), (String, String)> {
-    hyper::header::HeaderName::from_bytes(name.as_bytes())
-        .map(|_| ())
-        .map_err(|_| (key.into(), format!("`{name}` is not a valid header name")))
 }
 
 /// Whether a URL's host is a loopback address.
@@ -619,7 +500,7 @@ impl UpstreamConfig {
         }
         for (i, header) in self.headers.iter().enumerate() {
             let hkey = format!("{key}.headers[{i}]");
-            check_header_name(&format!("{hkey}.name"), &header.name)?;
+            super::auth::check_header_name(&format!("{hkey}.name"), &header.name)?;
             match (&header.value, &header.secret) {
                 (Some(value), None) => {
                     hyper::header::HeaderValue::from_str(&format!("{}{value}", header.prefix))
@@ -678,7 +559,7 @@ routes:
         assert_eq!(config.limits.max_body_bytes, 1 << 20);
         assert_eq!(config.routes.len(), 1);
         assert!(
-            matches!(&config.routes[0].auth, AuthConfig::ApiKey { header, .. } if header == "X-Api-Key")
+            matches!(&config.routes[0].auth, AuthConfig::ApiKey(api) if api.header == "X-Api-Key")
         );
     }
 

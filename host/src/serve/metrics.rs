@@ -51,6 +51,7 @@ pub struct Metrics {
     requests: Family<RouteStatus, Counter>,
     filter_failures: Family<RouteKind, Counter>,
     auth_failures: Family<RouteReason, Counter>,
+    refusals: Family<RouteReason, Counter>,
     filter_seconds: Family<RouteOnly, Histogram, fn() -> Histogram>,
     upstream_seconds: Family<RouteOnly, Histogram, fn() -> Histogram>,
     reloads: Family<ReloadResult, Counter>,
@@ -77,6 +78,12 @@ impl Default for Metrics {
             "auth_failures",
             "Requests that failed the inbound check, by reason (missing, invalid, expired, replayed, throttled)",
             auth_failures.clone(),
+        );
+        let refusals = Family::<RouteReason, Counter>::default();
+        registry.register(
+            "refusals",
+            "Requests refused before the filter for the proxy's own limits, by reason (busy, client-busy, route-busy, shutting-down, too-large, body-timeout, body, replay-cache-full)",
+            refusals.clone(),
         );
         let filter_seconds: Family<RouteOnly, Histogram, fn() -> Histogram> =
             Family::new_with_constructor(duration_histogram);
@@ -109,6 +116,7 @@ impl Default for Metrics {
             requests,
             filter_failures,
             auth_failures,
+            refusals,
             filter_seconds,
             upstream_seconds,
             reloads,
@@ -141,6 +149,16 @@ impl Metrics {
     /// A request failed the inbound check.
     pub fn auth_failure(&self, route: &str, reason: &str) {
         self.auth_failures
+            .get_or_create(&RouteReason {
+                route: route.to_owned(),
+                reason: reason.to_owned(),
+            })
+            .inc();
+    }
+
+    /// A request was refused for one of the proxy's own limits.
+    pub fn refusal(&self, route: &str, reason: &str) {
+        self.refusals
             .get_or_create(&RouteReason {
                 route: route.to_owned(),
                 reason: reason.to_owned(),

@@ -29,8 +29,14 @@ pub enum UpstreamError {
     Timeout,
     /// No connection, TLS failure, or a broken answer (502).
     Failed,
-    /// The upstream answered with this non-2xx status (502).
-    Status(u16),
+    /// The upstream answered with a non-2xx status (502; 503 when it asked
+    /// for time with `Retry-After` on a 429 or 503, which is passed on).
+    Status {
+        /// The upstream's status.
+        status: u16,
+        /// The upstream's `Retry-After`, in seconds, on a 429 or 503.
+        retry_after: Option<u64>,
+    },
     /// No OAuth token could be had (502).
     Token,
 }
@@ -41,7 +47,7 @@ impl UpstreamError {
         match self {
             UpstreamError::Timeout => "upstream-timeout",
             UpstreamError::Failed => "upstream-unreachable",
-            UpstreamError::Status(_) => "upstream-status",
+            UpstreamError::Status { .. } => "upstream-status",
             UpstreamError::Token => "upstream-token",
         }
     }
@@ -220,19 +226,20 @@ impl Upstream {
         let request = request
             .body(Full::new(Bytes::from(lead)))
             .map_err(|_| UpstreamError::Failed)?;
-        let status = tokio::time::timeout_at(deadline, async {
+        let (status, retry_after) = tokio::time::timeout_at(deadline, async {
             let response = self
                 .client
                 .request(request)
                 .await
                 .map_err(|_| UpstreamError::Failed)?;
             let status = response.status();
+            let retry_after = retry_after(status, response.headers());
             // Read the answer so the connection can be reused; it is not
             // passed on.
             let _ = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
                 .collect()
                 .await;
-            Ok::<_, UpstreamError>(status)
+            Ok::<_, UpstreamError>((status, retry_after))
         })
         .await
         .map_err(|_| UpstreamError::Timeout)??;
@@ -244,9 +251,38 @@ impl Upstream {
             {
                 oauth.forget().await;
             }
-            Err(UpstreamError::Status(status.as_u16()))
+            Err(UpstreamError::Status {
+                status: status.as_u16(),
+                retry_after,
+            })
         }
     }
+}
+
+/// The longest wait passed on from an upstream's `Retry-After`: a day.
+const MAX_RETRY_AFTER: u64 = 86_400;
+
+/// An upstream's `Retry-After` on a 429 or 503, in seconds (at least 1, at
+/// most a day): delta-seconds or an HTTP date.
+fn retry_after(status: hyper::StatusCode, headers: &HeaderMap) -> Option<u64> {
+    if status != hyper::StatusCode::TOO_MANY_REQUESTS
+        && status != hyper::StatusCode::SERVICE_UNAVAILABLE
+    {
+        return None;
+    }
+    let value = headers
+        .get(hyper::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    let seconds = match value.parse::<u64>() {
+        Ok(seconds) => seconds,
+        Err(_) => httpdate::parse_http_date(value)
+            .ok()?
+            .duration_since(std::time::SystemTime::now())
+            .map_or(0, |wait| wait.as_secs()),
+    };
+    Some(seconds.clamp(1, MAX_RETRY_AFTER))
 }
 
 /// Tokens are refreshed this long before they expire.

@@ -5,41 +5,12 @@
 //! since a kept number must come out exactly as it went in). With
 //! `exact: true` the compact texts compare byte for byte.
 
-use leadfilter_engine::json::{self, Json};
 use similar::{ChangeTag, TextDiff};
 
-/// A JSON value with member order and number text as written.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Tree {
-    Null,
-    Bool(bool),
-    Number(String),
-    String(String),
-    Array(Vec<Tree>),
-    Object(Vec<(String, Tree)>),
-}
+use crate::json::Tree;
 
+/// How expected and actual outputs compare.
 impl Tree {
-    pub(crate) fn parse(text: &str) -> Option<Tree> {
-        json::parse(text).ok().map(|json| Tree::from_json(&json))
-    }
-
-    fn from_json(json: &Json) -> Tree {
-        match json {
-            Json::Null => Tree::Null,
-            Json::Bool(b) => Tree::Bool(*b),
-            Json::Number(text) => Tree::Number(text.to_string()),
-            Json::String(s) => Tree::String(s.to_string()),
-            Json::Array(items) => Tree::Array(items.iter().map(Tree::from_json).collect()),
-            Json::Object(members) => Tree::Object(
-                members
-                    .iter()
-                    .map(|(name, value)| (name.to_string(), Tree::from_json(value)))
-                    .collect(),
-            ),
-        }
-    }
-
     /// Equal as JSON values, member order aside, numbers by their text.
     fn same(&self, other: &Tree) -> bool {
         match (self, other) {
@@ -87,88 +58,6 @@ impl Tree {
                     .collect(),
             ),
             (tree, _) => tree.clone(),
-        }
-    }
-
-    fn pretty(&self, depth: usize, out: &mut String) {
-        let indent = |out: &mut String, depth: usize| {
-            out.push('\n');
-            out.extend(std::iter::repeat_n("  ", depth));
-        };
-        match self {
-            Tree::Null => out.push_str("null"),
-            Tree::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            Tree::Number(text) => out.push_str(text),
-            Tree::String(s) => json::write_string(s, out),
-            Tree::Array(items) if items.is_empty() => out.push_str("[]"),
-            Tree::Object(members) if members.is_empty() => out.push_str("{}"),
-            Tree::Array(items) => {
-                out.push('[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    indent(out, depth + 1);
-                    item.pretty(depth + 1, out);
-                }
-                indent(out, depth);
-                out.push(']');
-            }
-            Tree::Object(members) => {
-                out.push('{');
-                for (i, (name, value)) in members.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    indent(out, depth + 1);
-                    json::write_string(name, out);
-                    out.push_str(": ");
-                    value.pretty(depth + 1, out);
-                }
-                indent(out, depth);
-                out.push('}');
-            }
-        }
-    }
-
-    pub(crate) fn to_pretty(&self) -> String {
-        let mut out = String::new();
-        self.pretty(0, &mut out);
-        out.push('\n');
-        out
-    }
-
-    fn to_compact(&self) -> String {
-        let mut out = String::new();
-        self.compact(&mut out);
-        out
-    }
-
-    fn compact(&self, out: &mut String) {
-        match self {
-            Tree::Array(items) => {
-                out.push('[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    item.compact(out);
-                }
-                out.push(']');
-            }
-            Tree::Object(members) => {
-                out.push('{');
-                for (i, (name, value)) in members.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    json::write_string(name, out);
-                    out.push(':');
-                    value.compact(out);
-                }
-                out.push('}');
-            }
-            scalar => scalar.pretty(0, out),
         }
     }
 }

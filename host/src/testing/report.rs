@@ -10,6 +10,15 @@ use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use super::diff::{self, Tag};
 use super::runner::{CaseOutcome, FileReport, Report};
 
+impl Report {
+    /// Panics with the text report unless every case passed: for policy
+    /// tests inside `cargo test`.
+    #[track_caller]
+    pub fn assert_passed(&self) {
+        assert!(self.is_success(), "{}", text(self, false, false));
+    }
+}
+
 const RED: Style = AnsiColor::Red.on_default();
 const GREEN: Style = AnsiColor::Green.on_default();
 const YELLOW: Style = AnsiColor::Yellow.on_default();

@@ -13,24 +13,22 @@ use super::coverage::{PolicyCoverage, Ratio};
 use super::diff::{self, Line, Tag};
 use super::model::{Case, Expect, TestFile};
 use super::{Target, discover};
-use crate::compile::{CompileOptions, Compiler};
-use crate::runtime::{LoadedPolicy, Runtime, RuntimeError, RuntimeOptions};
+use crate::filter::{Filter, TransformError};
+use crate::resolver::Resolver;
+use crate::runtime::{LoadedPolicy, RuntimeError, RuntimeOptions};
 
 /// How to run tests.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunnerOptions {
-    /// The runtime for components (fuel, memory, code cache).
+    /// The runtime for components (time, fuel, memory, code cache; policy
+    /// sources are compiled with the same cache).
     pub runtime: RuntimeOptions,
-    /// How policy sources are compiled.
-    pub compile: CompileOptions,
 }
 
 /// Runs test files. Compiles each policy once, however many test files use
 /// it, and adds up each policy's coverage over all of them.
 pub struct Runner {
-    runtime: Runtime,
-    compile: CompileOptions,
-    compiler: Option<Compiler>,
+    resolver: Resolver,
     policies: BTreeMap<PathBuf, Result<Prepared, String>>,
 }
 
@@ -42,10 +40,10 @@ impl std::fmt::Debug for Runner {
     }
 }
 
-/// A policy ready to run: the component, and the native engine with the
-/// policy it came from when the source is known.
+/// A policy ready to run: the component (a fresh instance per case), and
+/// the native engine with the policy it came from when the source is known.
 struct Prepared {
-    component: LoadedPolicy,
+    component: Filter,
     native: Option<(Policy, Engine)>,
     coverage: Coverage,
 }
@@ -171,17 +169,6 @@ impl Report {
         format!("{} passed, {} failed", self.passed(), self.failed())
     }
 
-    /// Panics with the text report unless every case passed: for policy
-    /// tests inside `cargo test`.
-    #[track_caller]
-    pub fn assert_passed(&self) {
-        assert!(
-            self.is_success(),
-            "{}",
-            super::report::text(self, false, false)
-        );
-    }
-
     fn count(&self, pick: impl Fn(&CaseOutcome) -> bool) -> usize {
         self.files
             .iter()
@@ -195,9 +182,7 @@ impl Runner {
     /// A runner with its own wasmtime runtime.
     pub fn new(options: &RunnerOptions) -> Result<Runner, RuntimeError> {
         Ok(Runner {
-            runtime: Runtime::new(&options.runtime)?,
-            compile: options.compile.clone(),
-            compiler: None,
+            resolver: Resolver::new(&options.runtime)?,
             policies: BTreeMap::new(),
         })
     }
@@ -299,37 +284,18 @@ impl Runner {
     /// Loads a component, or checks and compiles a source. The error is
     /// the whole message, naming the policy file.
     fn prepare(&mut self, path: &Path) -> Result<Prepared, String> {
-        let is_wasm = path.extension().is_some_and(|e| e == "wasm");
-        let (bytes, native) = if is_wasm {
-            let bytes = std::fs::read(path)
-                .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-            (bytes, None)
-        } else {
-            let loaded = crate::policy::load(path).map_err(|e| e.to_string())?;
-            let canonical = loaded.policy.canonical_json();
-            if self.compiler.is_none() {
-                let compiler = Compiler::new(&self.compile)
-                    .map_err(|e| format!("cannot set up the compiler: {e}"))?;
-                self.compiler = Some(compiler);
+        let resolved = self.resolver.resolve(path).map_err(|e| e.to_string())?;
+        let native = match resolved.source {
+            Some(source) => {
+                let engine = Engine::new(source.policy.clone())
+                    .map_err(|e| format!("`{}`: {e}", path.display()))?;
+                Some((source.policy, engine))
             }
-            let Some(compiler) = &self.compiler else {
-                return Err("cannot set up the compiler".into());
-            };
-            let bytes = compiler
-                .compile(&canonical)
-                .map_err(|e| format!("cannot compile `{}`: {e}", path.display()))?;
-            let engine = Engine::new(loaded.policy.clone())
-                .map_err(|e| format!("`{}`: {e}", path.display()))?;
-            (bytes, Some((loaded.policy, engine)))
+            None => source_beside(path, &resolved.component)?,
         };
-        let component = self
-            .runtime
-            .load(&bytes)
-            .map_err(|e| format!("cannot load `{}`: {e}", path.display()))?;
-        let native = match native {
-            Some(native) => Some(native),
-            None => source_beside(path, &component),
-        };
+        let component = Filter::from_loaded(resolved.component)
+            .map_err(|e| format!("cannot load `{}`: {e}", path.display()))?
+            .isolated();
         Ok(Prepared {
             component,
             native,
@@ -338,19 +304,38 @@ impl Runner {
     }
 }
 
-/// For a `.wasm`, the policy source beside it (same stem) if it checks and
-/// is the policy the component was compiled from (same digest).
-fn source_beside(wasm: &Path, component: &LoadedPolicy) -> Option<(Policy, Engine)> {
-    let digest = &component.metadata()?.info.digest;
-    ["yaml", "yml", "json"].iter().find_map(|ext| {
+/// For a `.wasm`, the policy source beside it (same stem), which must be
+/// the policy the component was compiled from (same digest): a component
+/// that does not match its source is an error, since the cases were written
+/// for the source. No source beside it: no native engine (and no coverage).
+fn source_beside(
+    wasm: &Path,
+    component: &LoadedPolicy,
+) -> Result<Option<(Policy, Engine)>, String> {
+    let Some(digest) = component.metadata().map(|m| &m.info.digest) else {
+        return Ok(None);
+    };
+    for ext in ["yaml", "yml", "json"] {
         let source = wasm.with_extension(ext);
-        let loaded = crate::policy::load(&source).ok()?;
-        if &loaded.policy.digest() != digest {
-            return None;
+        if !source.is_file() {
+            continue;
         }
-        let engine = Engine::new(loaded.policy.clone()).ok()?;
-        Some((loaded.policy, engine))
-    })
+        let Ok(loaded) = crate::policy::load(&source) else {
+            return Ok(None);
+        };
+        let actual = loaded.policy.digest();
+        if &actual != digest {
+            return Err(format!(
+                "`{}` was not compiled from `{}` as it is now (the component's policy is {digest}, the source's {actual}): compile it again with `leadfilter compile {}`",
+                wasm.display(),
+                source.display(),
+                source.display(),
+            ));
+        }
+        let engine = Engine::new(loaded.policy.clone()).map_err(|e| e.to_string())?;
+        return Ok(Some((loaded.policy, engine)));
+    }
+    Ok(None)
 }
 
 /// `path` relative to the current directory when it is inside it.
@@ -374,13 +359,10 @@ impl Prepared {
 
     fn outcome(&mut self, case: &Case) -> CaseOutcome {
         // A fresh instance per case: no state crosses from one to the next.
-        let answer = self
-            .component
-            .instantiate()
-            .and_then(|mut instance| instance.transform(&case.lead, &case.secrets));
-        let answer = match answer {
-            Ok(answer) => answer,
-            Err(e) => {
+        let answer = match self.component.transform_with(&case.lead, &case.secrets) {
+            Ok(outcome) => Ok(outcome),
+            Err(TransformError::Failure(failure)) => Err(failure),
+            Err(TransformError::Runtime(e)) => {
                 return CaseOutcome::Error {
                     message: e.to_string(),
                 };
@@ -477,7 +459,7 @@ fn judge(expect: &Expect, answer: &Result<Outcome, Failure>) -> CaseOutcome {
             }
             if let Some(paths) = paths {
                 let mut expected: Vec<&str> = paths.iter().map(String::as_str).collect();
-                let mut actual = failure_paths(failure);
+                let mut actual = failure.paths();
                 expected.sort_unstable();
                 expected.dedup();
                 actual.sort_unstable();
@@ -496,7 +478,7 @@ fn judge(expect: &Expect, answer: &Result<Outcome, Failure>) -> CaseOutcome {
                 }
             }
             if let Some(message) = message {
-                let actual = failure_message(failure);
+                let actual = failure.message();
                 if *message != actual {
                     return failed(
                         "the failure's message differs".into(),
@@ -507,27 +489,6 @@ fn judge(expect: &Expect, answer: &Result<Outcome, Failure>) -> CaseOutcome {
             CaseOutcome::Passed
         }
     }
-}
-
-/// The paths a failure names.
-fn failure_paths(failure: &Failure) -> Vec<&str> {
-    match failure {
-        Failure::InputSchema(vs) | Failure::OutputSchema(vs) => {
-            vs.iter().map(|v| v.path.as_str()).collect()
-        }
-        Failure::Transform(v) => vec![v.path.as_str()],
-        _ => Vec::new(),
-    }
-}
-
-/// The failure's `Display` without its leading `kind: `, as `leadfilter
-/// run` prints it in error records.
-fn failure_message(failure: &Failure) -> String {
-    let text = failure.to_string();
-    text.strip_prefix(failure.kind())
-        .and_then(|m| m.strip_prefix(": "))
-        .unwrap_or(&text)
-        .to_owned()
 }
 
 fn display_path(path: &str) -> &str {

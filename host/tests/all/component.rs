@@ -5,12 +5,11 @@
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use leadfilter::compile::{
-    CompileError, CompileOptions, Compiler, ENGINE_WASM, PolicyMetadata, SECTION,
-};
+use leadfilter::artifact::{self, InspectError, PolicyMetadata, SECTION};
+use leadfilter::compile::{CompileError, CompileOptions, Compiler, ENGINE_WASM};
 use leadfilter::runtime::{
-    self, CacheSetting, CodeSource, InspectError, LoadedPolicy, POLICY_INTERFACE, Runtime,
-    RuntimeError, RuntimeOptions,
+    self, CacheSetting, CodeSource, LoadedPolicy, POLICY_INTERFACE, Runtime, RuntimeError,
+    RuntimeOptions,
 };
 use leadfilter_engine::{Engine, Failure, Policy, Secret};
 use pretty_assertions::assert_eq;
@@ -191,7 +190,7 @@ fn the_shipped_engine_imports_nothing() {
 
 #[test]
 fn a_compiled_policy_imports_nothing_and_exports_the_filter() {
-    let metadata = runtime::inspect(component()).expect("the component inspects");
+    let metadata = artifact::inspect(component()).expect("the component inspects");
     assert_eq!(metadata.imports, Vec::<String>::new());
     assert_eq!(metadata.exports, vec![POLICY_INTERFACE.to_string()]);
 }
@@ -283,7 +282,7 @@ fn compiling_twice_gives_the_same_bytes() {
 
 #[test]
 fn the_metadata_section_is_readable_without_running() {
-    let metadata = runtime::inspect(component()).expect("the component inspects");
+    let metadata = artifact::inspect(component()).expect("the component inspects");
     let native = Engine::from_json(&canonical(POLICY)).expect("the policy loads natively");
     assert_eq!(metadata.policy.info, *native.info());
     assert_eq!(metadata.policy.info.name, "crm");
@@ -557,7 +556,7 @@ fn a_component_with_imports_is_refused() {
         "the component imports `read-the-clock`: a leadfilter policy must import nothing"
     );
     assert_eq!(
-        runtime::inspect(&bytes),
+        artifact::inspect(&bytes),
         Err(InspectError::NoMetadata),
         "inspect says what is missing"
     );
@@ -573,7 +572,7 @@ fn a_core_module_is_not_a_policy() {
         "unexpected error: {error}"
     );
     assert!(matches!(
-        runtime::inspect(ENGINE_WASM),
+        artifact::inspect(ENGINE_WASM),
         Err(InspectError::NotAComponent(_))
     ));
 }
@@ -586,7 +585,7 @@ fn a_file_that_is_not_wasm_is_refused_without_quoting_it() {
             .load(lead.as_bytes())
             .expect_err("not wasm")
             .to_string(),
-        runtime::inspect(lead.as_bytes())
+        artifact::inspect(lead.as_bytes())
             .expect_err("not wasm")
             .to_string(),
     ] {

@@ -3,6 +3,8 @@
 mod cli;
 mod component;
 mod golden;
+mod hostile;
 mod init;
+mod policy_check;
 mod serve;
 mod testing;

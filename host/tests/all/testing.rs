@@ -188,7 +188,6 @@ fn the_library_runs_the_same_cases_and_writes_junit_that_ci_reads() {
             cache: CacheSetting::Directory(scratch().join("cache")),
             ..RuntimeOptions::default()
         },
-        ..RunnerOptions::default()
     };
     let mut runner = Runner::new(&options).unwrap();
     let report = runner.run_paths(&[broken_example().to_owned()]).unwrap();

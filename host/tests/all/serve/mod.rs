@@ -4,5 +4,6 @@
 //! logs, metrics or answers).
 
 mod basics;
+mod hardening;
 mod secrets;
 mod support;

@@ -111,6 +111,8 @@ pub struct Received {
 pub struct Mode {
     pub status: u16,
     pub delay: Duration,
+    /// A `Retry-After` to answer with.
+    pub retry_after: Option<&'static str>,
 }
 
 /// A real HTTP server that records every request.
@@ -135,6 +137,7 @@ impl Upstream {
             mode: Arc::new(Mutex::new(Mode {
                 status: 200,
                 delay: Duration::ZERO,
+                retry_after: None,
             })),
         };
         let server = upstream.clone();
@@ -169,6 +172,12 @@ impl Upstream {
                             let mut response = Response::new(Full::new(Bytes::from(answer)));
                             *response.status_mut() =
                                 hyper::StatusCode::from_u16(mode.status).unwrap();
+                            if let Some(wait) = mode.retry_after {
+                                response.headers_mut().insert(
+                                    "retry-after",
+                                    hyper::header::HeaderValue::from_static(wait),
+                                );
+                            }
                             Ok::<_, hyper::Error>(response)
                         }
                     });
@@ -199,7 +208,20 @@ impl Upstream {
     }
 
     pub fn set(&self, status: u16, delay: Duration) {
-        *self.mode.lock().unwrap() = Mode { status, delay };
+        *self.mode.lock().unwrap() = Mode {
+            status,
+            delay,
+            retry_after: None,
+        };
+    }
+
+    /// Answers `status` with `Retry-After: wait`.
+    pub fn set_retry_after(&self, status: u16, wait: &'static str) {
+        *self.mode.lock().unwrap() = Mode {
+            status,
+            delay: Duration::ZERO,
+            retry_after: Some(wait),
+        };
     }
 
     pub fn hooks(&self) -> Vec<Received> {
@@ -246,7 +268,7 @@ pub const SECRETS: [(&str, &str); 6] = [
     ("up-token", "upstream-token-value"),
 ];
 
-pub struct Buffer(Arc<Mutex<Vec<u8>>>);
+pub struct Buffer(pub Arc<Mutex<Vec<u8>>>);
 
 impl std::io::Write for Buffer {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -265,6 +287,11 @@ pub async fn start(auth: &str, extra: &str) -> Proxy {
 }
 
 pub async fn start_with(auth: &str, extra: &str, policy: &Path) -> Proxy {
+    start_with_limits(auth, extra, "", policy).await
+}
+
+/// As [`start_with`], with more `limits:` (`key: value, ...`).
+pub async fn start_with_limits(auth: &str, extra: &str, limits: &str, policy: &Path) -> Proxy {
     let upstream = Upstream::start().await;
     let dir = tempfile::tempdir().unwrap();
     let mut secrets = String::from("secrets:\n");
@@ -277,7 +304,7 @@ pub async fn start_with(auth: &str, extra: &str, policy: &Path) -> Proxy {
         r#"
 listen: 127.0.0.1:0
 {secrets}
-limits: {{ body_timeout_ms: 1000, header_timeout_ms: 1000, upstream_timeout_ms: 2000, max_body_bytes: 4096, shutdown_grace_ms: 10000 }}
+limits: {{ body_timeout_ms: 1000, header_timeout_ms: 1000, upstream_timeout_ms: 2000, max_body_bytes: 4096, {limits} }}
 {extra}
 routes:
   - path: /hook
@@ -292,6 +319,11 @@ routes:
 "#,
         policy = policy.display(),
         url = upstream.url(),
+        limits = if limits.is_empty() {
+            "shutdown_grace_ms: 10000"
+        } else {
+            limits
+        },
     );
     let config = Config::from_yaml(&text, Path::new("test.yaml"), dir.path())
         .unwrap_or_else(|e| panic!("{e}\n{text}"));
@@ -341,6 +373,7 @@ pub async fn serve_quietly(text: &str, dir: &Path) -> Server {
 
 pub struct Answer {
     pub status: u16,
+    pub headers: hyper::HeaderMap,
     pub body: String,
 }
 
@@ -365,12 +398,14 @@ pub async fn send(
         .unwrap();
     let response = within(client.request(request)).await.unwrap();
     let status = response.status().as_u16();
+    let headers = response.headers().clone();
     let body = within(response.into_body().collect())
         .await
         .unwrap()
         .to_bytes();
     Answer {
         status,
+        headers,
         body: String::from_utf8_lossy(&body).into_owned(),
     }
 }

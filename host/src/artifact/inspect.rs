@@ -2,7 +2,7 @@
 
 use wasmparser::{Parser, Payload};
 
-use crate::compile::{PolicyMetadata, SECTION};
+use super::{PolicyMetadata, SECTION};
 
 /// What a component says about itself, read without compiling or running it.
 #[derive(Debug, Clone, PartialEq, Eq)]

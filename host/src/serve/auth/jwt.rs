@@ -1,0 +1,220 @@
+//! `jwt`: an OAuth 2.0 bearer token (a JWT) checked against the public
+//! keys of a JWKS file.
+
+use base64::Engine as _;
+use hyper::header::AUTHORIZATION;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+
+use super::{Denied, Inbound, InboundCheck, ReadFile, Scheme, Verified, header_text};
+use crate::secrets::ReadSecret;
+
+/// JWT algorithms a route may accept: public-key ones only, so a JWKS can
+/// never turn into a shared secret.
+pub const JWT_ALGORITHMS: [&str; 9] = [
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+];
+
+/// `type: jwt`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtConfig {
+    /// The JSON Web Key Set with the issuer's public keys.
+    pub jwks_file: std::path::PathBuf,
+    /// The required `iss`.
+    pub issuer: String,
+    /// The required `aud` (one of).
+    pub audience: Vec<String>,
+    /// Accepted algorithms (default RS256, ES256).
+    #[serde(default = "default_algorithms")]
+    pub algorithms: Vec<String>,
+    /// Clock skew allowed for `exp` and `nbf`, in seconds.
+    #[serde(default = "default_leeway")]
+    pub leeway_seconds: u64,
+}
+
+fn default_algorithms() -> Vec<String> {
+    vec!["RS256".into(), "ES256".into()]
+}
+
+fn default_leeway() -> u64 {
+    30
+}
+
+impl Scheme for JwtConfig {
+    fn check(&self, key: &str) -> Result<(), (String, String)> {
+        if self.issuer.is_empty() {
+            return Err((format!("{key}.issuer"), "must not be empty".into()));
+        }
+        if self.audience.is_empty() {
+            return Err((
+                format!("{key}.audience"),
+                "name at least one audience".into(),
+            ));
+        }
+        if self.algorithms.is_empty() {
+            return Err((
+                format!("{key}.algorithms"),
+                "name at least one algorithm".into(),
+            ));
+        }
+        for (i, alg) in self.algorithms.iter().enumerate() {
+            if !JWT_ALGORITHMS.contains(&alg.as_str()) {
+                return Err((
+                    format!("{key}.algorithms[{i}]"),
+                    format!("`{alg}` is not one of {}", JWT_ALGORITHMS.join(", ")),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn build(
+        &self,
+        _secret: &mut ReadSecret<'_>,
+        file: &ReadFile<'_>,
+    ) -> Result<Box<dyn InboundCheck>, String> {
+        let JwtConfig {
+            jwks_file,
+            issuer,
+            audience,
+            algorithms,
+            leeway_seconds,
+        } = self;
+        let bytes = file(jwks_file)?;
+        let set: JwkSet = serde_json::from_slice(&bytes)
+            .map_err(|e| format!("`{}` is not a JSON Web Key Set: {e}", jwks_file.display()))?;
+        let mut keys = Vec::new();
+        for (i, jwk) in set.keys.iter().enumerate() {
+            check_jwk(jwk)
+                .map_err(|problem| format!("`{}`: key {i} {problem}", jwks_file.display()))?;
+            let key = DecodingKey::from_jwk(jwk)
+                .map_err(|e| format!("`{}`: key {i} is not usable: {e}", jwks_file.display()))?;
+            let alg = jwk
+                .common
+                .key_algorithm
+                .and_then(|a| a.to_string().parse::<Algorithm>().ok());
+            keys.push(JwtKey {
+                kid: jwk.common.key_id.clone(),
+                alg,
+                key,
+            });
+        }
+        if keys.is_empty() {
+            return Err(format!("`{}` holds no keys", jwks_file.display()));
+        }
+        let algorithms = algorithms
+            .iter()
+            .map(|a| {
+                a.parse::<Algorithm>()
+                    .map_err(|_| format!("unknown JWT algorithm `{a}`"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut validation = Validation::new(algorithms[0]);
+        validation.algorithms = algorithms;
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(audience);
+        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        validation.leeway = *leeway_seconds;
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        Ok(Box::new(JwtCheck { keys, validation }))
+    }
+}
+
+/// The keys and rules of a JWT check.
+struct JwtCheck {
+    keys: Vec<JwtKey>,
+    validation: Validation,
+}
+
+struct JwtKey {
+    kid: Option<String>,
+    alg: Option<Algorithm>,
+    key: DecodingKey,
+}
+
+impl InboundCheck for JwtCheck {
+    fn needs_body(&self) -> bool {
+        false
+    }
+
+    fn verify(&self, request: &Inbound<'_>) -> Result<Verified, Denied> {
+        let headers = request.headers;
+        let value = header_text(headers, &AUTHORIZATION)?;
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .ok_or(Denied::Invalid)?
+            .trim();
+        let header = jsonwebtoken::decode_header(token).map_err(|_| Denied::Invalid)?;
+        if !self.validation.algorithms.contains(&header.alg) {
+            return Err(Denied::Invalid);
+        }
+        // jsonwebtoken wants every algorithm of a validation in the family
+        // of the key; the header's algorithm is one of the accepted ones.
+        let mut validation = self.validation.clone();
+        validation.algorithms = vec![header.alg];
+        let candidates = self
+            .keys
+            .iter()
+            .filter(|k| header.kid.is_none() || k.kid.is_none() || k.kid == header.kid);
+        let mut expired = false;
+        for candidate in candidates {
+            if candidate.alg.is_some_and(|alg| alg != header.alg) {
+                continue;
+            }
+            match jsonwebtoken::decode::<serde_json::Value>(token, &candidate.key, &validation) {
+                Ok(_) => return Ok(Verified::default()),
+                Err(e) => {
+                    if matches!(
+                        e.kind(),
+                        jsonwebtoken::errors::ErrorKind::ExpiredSignature
+                            | jsonwebtoken::errors::ErrorKind::ImmatureSignature
+                    ) {
+                        expired = true;
+                    }
+                }
+            }
+        }
+        Err(if expired {
+            Denied::Expired
+        } else {
+            Denied::Invalid
+        })
+    }
+}
+
+/// The fewest bits of an RSA modulus accepted in a JWKS.
+pub const MIN_RSA_BITS: usize = 2048;
+
+/// Refuses a key that a JWKS must not hold: a shared secret (`kty: oct`),
+/// a key meant for encryption, or an RSA modulus under [`MIN_RSA_BITS`]
+/// (or not strict unpadded base64url).
+fn check_jwk(jwk: &jsonwebtoken::jwk::Jwk) -> Result<(), String> {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use jsonwebtoken::jwk::{AlgorithmParameters, PublicKeyUse};
+    if jwk.common.public_key_use == Some(PublicKeyUse::Encryption) {
+        return Err("is meant for encryption (`use: enc`), not for signatures".into());
+    }
+    match &jwk.algorithm {
+        AlgorithmParameters::OctetKey(_) => {
+            Err("is a shared secret (`kty: oct`): a JWKS for a route holds public keys only".into())
+        }
+        AlgorithmParameters::RSA(rsa) => {
+            let modulus = URL_SAFE_NO_PAD
+                .decode(&rsa.n)
+                .map_err(|_| "has a modulus `n` that is not unpadded base64url".to_string())?;
+            let leading_zeros = modulus.iter().take_while(|b| **b == 0).count();
+            let bits = (modulus.len() - leading_zeros) * 8;
+            if bits < MIN_RSA_BITS {
+                return Err(format!(
+                    "is an RSA key of about {bits} bits; at least {MIN_RSA_BITS} are needed"
+                ));
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
