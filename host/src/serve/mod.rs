@@ -48,6 +48,7 @@ pub mod upstream;
 mod answer;
 mod pipeline;
 mod routes;
+mod shared;
 
 pub use config::{Config, ConfigError};
 pub use server::{Reloaded, ServeError, ServeOptions, Server};

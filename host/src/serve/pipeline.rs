@@ -23,7 +23,7 @@ use super::answer::{Refusal, answer, seconds};
 use super::auth::{Denied, Inbound, Taken};
 use super::metrics;
 use super::routes::{Route, RouteState};
-use super::server::{Shared, Work};
+use super::shared::{Shared, Work};
 use crate::filter::TransformError;
 
 /// What happened to a request, for the access log.
