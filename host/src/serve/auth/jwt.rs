@@ -218,3 +218,55 @@ fn check_jwk(jwk: &jsonwebtoken::jwk::Jwk) -> Result<(), String> {
         _ => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use jsonwebtoken::{EncodingKey, Header};
+
+    use super::super::tests::{build_with_files, headers, verify};
+    use super::*;
+
+    /// An ES256 key as a JWK with `kid`, and its signing key.
+    fn key(kid: &str) -> (serde_json::Value, EncodingKey) {
+        let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let point = pair.public_key_raw();
+        let jwk = serde_json::json!({
+            "kty": "EC", "crv": "P-256", "kid": kid, "alg": "ES256", "use": "sig",
+            "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
+            "y": URL_SAFE_NO_PAD.encode(&point[33..]),
+        });
+        (jwk, EncodingKey::from_ec_der(&pair.serialize_der()))
+    }
+
+    fn bearer(kid: &str, key: &EncodingKey) -> hyper::HeaderMap {
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(kid.into());
+        let claims = serde_json::json!({"iss": "https://issuer.test", "aud": "leads", "exp": 4_000_000_000u64});
+        let token = jsonwebtoken::encode(&header, &claims, key).unwrap();
+        headers(&[("authorization", &format!("Bearer {token}"))])
+    }
+
+    const CONFIG: &str = "{ type: jwt, jwks_file: jwks.json, issuer: 'https://issuer.test', audience: [leads], algorithms: [ES256] }";
+
+    /// Rotation (hardening, item 14): a token signed by any key of the JWKS
+    /// verifies; once a key is removed from it, its tokens do not.
+    #[test]
+    fn a_token_by_any_key_of_the_set_verifies_until_the_key_is_removed() {
+        let (old_jwk, old) = key("old");
+        let (new_jwk, new) = key("new");
+        let both = serde_json::json!({"keys": [old_jwk, new_jwk.clone()]}).to_string();
+        let only_new = serde_json::json!({"keys": [new_jwk]}).to_string();
+        let check = build_with_files(CONFIG, &[], &[("jwks.json", both.as_bytes())]).unwrap();
+        assert!(verify(&*check, &bearer("new", &new), b"", 0).is_ok());
+        assert!(verify(&*check, &bearer("old", &old), b"", 0).is_ok());
+        // A token naming one key but signed by the other does not verify.
+        assert!(verify(&*check, &bearer("new", &old), b"", 0).is_err());
+        let rotated = build_with_files(CONFIG, &[], &[("jwks.json", only_new.as_bytes())]).unwrap();
+        assert!(verify(&*rotated, &bearer("new", &new), b"", 0).is_ok());
+        assert_eq!(
+            verify(&*rotated, &bearer("old", &old), b"", 0).unwrap_err(),
+            Denied::Invalid
+        );
+    }
+}

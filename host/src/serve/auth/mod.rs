@@ -249,6 +249,15 @@ pub(crate) mod tests {
         config: &str,
         secrets: &[(&str, &[u8])],
     ) -> Result<Box<dyn InboundCheck>, String> {
+        build_with_files(config, secrets, &[])
+    }
+
+    /// Builds a check with these secret values and files.
+    pub(crate) fn build_with_files(
+        config: &str,
+        secrets: &[(&str, &[u8])],
+        files: &[(&str, &[u8])],
+    ) -> Result<Box<dyn InboundCheck>, String> {
         let config: AuthConfig = serde_norway::from_str(config).map_err(|e| e.to_string())?;
         config
             .scheme()
@@ -263,7 +272,11 @@ pub(crate) mod tests {
             crate::secrets::material::decode(kind, raw).map_err(|e| format!("`{name}` {e}"))
         };
         build(&config, &mut secret, &|p| {
-            Err(format!("no file `{}`", p.display()))
+            files
+                .iter()
+                .find(|(name, _)| Path::new(name) == p)
+                .map(|(_, bytes)| bytes.to_vec())
+                .ok_or_else(|| format!("no file `{}`", p.display()))
         })
     }
 }

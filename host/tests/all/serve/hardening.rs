@@ -335,3 +335,72 @@ async fn a_component_with_many_memories_does_not_load() {
     let err = start_error(config).await;
     assert!(err.contains("memories.wasm"), "{err}");
 }
+
+/// Item 14 (c): every failure kind's 422 answer and audit line, through a
+/// real proxy, names paths and rules, never the lead's values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_refusal_or_audit_line_quotes_the_lead() {
+    let upstream = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("in.schema.json"),
+        r#"{"type":"object","properties":{"age":{"type":"integer","maximum":120},"email":{"type":"string","format":"email","maxLength":8},"consent":{},"born":{"type":"string"}},"required":["age"]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("out.schema.json"),
+        r#"{"type":"object","properties":{"born":{"type":"string","maxLength":3}}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("policy.yaml"),
+        "apiVersion: leadfilter/v1\nname: canaries\nversion: '1'\ninput: { schema: in.schema.json }\noutput: { schema: out.schema.json }\nrequire:\n  - { path: /consent, equals: true, reason: no consent }\nfields:\n  /age: drop\n  /email: drop\n  /consent: drop\n  /born: { date: { precision: day } }\n",
+    )
+    .unwrap();
+    let text = format!(
+        "listen: 127.0.0.1:0\n{secrets}\nroutes:\n  - path: /hook\n    policy: policy.yaml\n    auth: {KEY}\n    upstream: {{ url: '{url}', allow_http_loopback: true }}\n",
+        secrets = secrets(dir.path()),
+        url = upstream.url(),
+    );
+    let (server, logs) = serve_logged(&text, dir.path()).await;
+    let canary = "canary-7731-value";
+    let cases = [
+        (
+            format!(r#"{{"age":7731,"email":"{canary}","consent":true}}"#),
+            "input-schema",
+        ),
+        (
+            format!(r#"{{"age":1,"consent":true,"born":"{canary}"}}"#),
+            "transform",
+        ),
+        (
+            r#"{"age":1,"consent":true,"born":"1977-07-31"}"#.to_owned(),
+            "output-schema",
+        ),
+        (format!(r#"{{"age":1,"consent":"{canary}"}}"#), "rejected"),
+        (format!(r#"{{"age":1,"{canary}":}}"#), "invalid-json"),
+    ];
+    for (lead, kind) in &cases {
+        let answer = send(server.local_addr(), "POST", "/hook", &key(), lead).await;
+        assert_eq!(answer.status, 422, "{kind}: {}", answer.body);
+        assert!(
+            answer.body.contains(&format!("\"kind\":\"{kind}\"")),
+            "{}",
+            answer.body
+        );
+        for value in [canary, "7731", "1977"] {
+            assert!(!answer.body.contains(value), "{kind}: {}", answer.body);
+        }
+    }
+    let text = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    assert_eq!(
+        text.matches("\"log\":\"audit\"").count(),
+        cases.len(),
+        "{text}"
+    );
+    for value in [canary, "7731", "1977"] {
+        assert!(!text.contains(value), "the logs hold `{value}`: {text}");
+    }
+    assert!(upstream.hooks().is_empty());
+    within(server.shutdown()).await;
+}
