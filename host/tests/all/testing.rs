@@ -330,3 +330,30 @@ fn paths_without_tests_are_an_error() {
     let out = leadfilter(&["test", "--fail-under", "101", path(&empty)]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Hardening (item 9): `leadfilter test` on a component that was not
+/// compiled from the source beside it says so, and runs no case.
+#[test]
+fn a_component_that_does_not_match_its_source_says_so() {
+    let dir = scratch().join("stale");
+    std::fs::create_dir_all(&dir).unwrap();
+    let source = "apiVersion: leadfilter/v1\nname: stale\nversion: '1'\nfields:\n  /a: keep\n";
+    std::fs::write(dir.join("stale.yaml"), source).unwrap();
+    std::fs::write(
+        dir.join("stale.test.yaml"),
+        "cases:\n  - name: keeps a\n    lead: { a: 1, b: 2 }\n    expect: { output: { a: 1 } }\n",
+    )
+    .unwrap();
+    let wasm = dir.join("stale.wasm");
+    let out = leadfilter(&["compile", path(&dir.join("stale.yaml")), "-o", path(&wasm)]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = leadfilter(&["test", path(&wasm)]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    // The source changes; the component does not.
+    std::fs::write(dir.join("stale.yaml"), source.replace("/a: keep", "/b: keep")).unwrap();
+    let out = leadfilter(&["test", path(&wasm)]);
+    assert_eq!(out.status.code(), Some(3), "{}{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("was not compiled from"), "{text}");
+    assert!(text.contains("leadfilter compile"), "{text}");
+}
