@@ -348,11 +348,27 @@ fn a_component_that_does_not_match_its_source_says_so() {
     let out = leadfilter(&["compile", path(&dir.join("stale.yaml")), "-o", path(&wasm)]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let out = leadfilter(&["test", path(&wasm)]);
-    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
     // The source changes; the component does not.
-    std::fs::write(dir.join("stale.yaml"), source.replace("/a: keep", "/b: keep")).unwrap();
+    std::fs::write(
+        dir.join("stale.yaml"),
+        source.replace("/a: keep", "/b: keep"),
+    )
+    .unwrap();
     let out = leadfilter(&["test", path(&wasm)]);
-    assert_eq!(out.status.code(), Some(3), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
     let text = stdout(&out);
     assert!(text.contains("was not compiled from"), "{text}");
     assert!(text.contains("leadfilter compile"), "{text}");

@@ -9,28 +9,6 @@ use tokio::net::TcpSocket;
 use super::support::*;
 use crate::hostile;
 
-/// A proxy on a configuration text, logging into a buffer.
-async fn serve_logged(text: &str, dir: &Path) -> (Server, Arc<Mutex<Vec<u8>>>) {
-    let config =
-        Config::from_yaml(text, Path::new("t.yaml"), dir).unwrap_or_else(|e| panic!("{e}"));
-    let logs = Arc::new(Mutex::new(Vec::new()));
-    let sink = Sink::Writer(Arc::new(Mutex::new(Buffer(logs.clone()))));
-    let server = within(Server::start(
-        config,
-        ServeOptions {
-            cache: cache(),
-            logs: Some(Logs {
-                access: sink.clone(),
-                audit: sink.clone(),
-                events: sink,
-            }),
-        },
-    ))
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
-    (server, logs)
-}
-
 /// Secret files for the routes of these tests.
 fn secrets(dir: &Path) -> String {
     std::fs::write(dir.join("k"), "new-api-key-for-tests").unwrap();

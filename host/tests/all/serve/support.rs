@@ -325,7 +325,19 @@ routes:
             limits
         },
     );
-    let config = Config::from_yaml(&text, Path::new("test.yaml"), dir.path())
+    let (server, logs) = serve_logged(&text, dir.path()).await;
+    Proxy {
+        addr: server.local_addr(),
+        server: Some(server),
+        upstream,
+        logs,
+        _dir: dir,
+    }
+}
+
+/// A proxy on a configuration text, logging into a buffer.
+pub async fn serve_logged(text: &str, dir: &Path) -> (Server, Arc<Mutex<Vec<u8>>>) {
+    let config = Config::from_yaml(text, Path::new("test.yaml"), dir)
         .unwrap_or_else(|e| panic!("{e}\n{text}"));
     let logs = Arc::new(Mutex::new(Vec::new()));
     let sink = Sink::Writer(Arc::new(Mutex::new(Buffer(logs.clone()))));
@@ -342,13 +354,7 @@ routes:
     ))
     .await
     .unwrap_or_else(|e| panic!("{e}"));
-    Proxy {
-        addr: server.local_addr(),
-        server: Some(server),
-        upstream,
-        logs,
-        _dir: dir,
-    }
+    (server, logs)
 }
 
 /// Starts a proxy on a configuration text, with its logs off.
