@@ -34,6 +34,7 @@ mod action;
 mod alloc;
 mod condition;
 mod engine;
+mod names;
 
 #[cfg(target_arch = "wasm32")]
 mod component;
@@ -81,7 +82,8 @@ pub struct PolicyInfo {
 /// One change: a path of the input and the action applied (the WIT `change`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
-    /// JSON Pointer into the input lead.
+    /// JSON Pointer into the input lead; an object key that the policy and
+    /// its schemas do not name is `*`.
     pub path: String,
     /// Action name, or `unknown` for an ungoverned value that was dropped.
     pub action: String,
@@ -99,9 +101,10 @@ pub struct Outcome {
 /// A path and what is wrong there, never a value (the WIT `violation`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Violation {
-    /// JSON Pointer.
+    /// JSON Pointer; an object key that the policy and its schemas do not
+    /// name is `*`.
     pub path: String,
-    /// What is wrong, without the value.
+    /// What is wrong, without the value or a key.
     pub message: String,
 }
 

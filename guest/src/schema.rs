@@ -5,8 +5,11 @@
 //! - **Messages without values.** `jsonschema` prints the offending value in
 //!   its messages. Here every message is built from the error's kind alone:
 //!   the keyword, and what the *schema* says (a type name, a limit, a
-//!   pattern, a required property, a format). A value of the instance never
-//!   appears; keys do, as they are part of a path.
+//!   pattern, a required property, a format). Neither a value nor a key of
+//!   the instance ever appears in a message: an unexpected property
+//!   (`additionalProperties`, `unevaluatedProperties`, `propertyNames`) is
+//!   named by its path alone. The engine validates leads with the paths'
+//!   keys that the policy does not name shown as `*` (see `names.rs`).
 //! - **No retrieval.** The engine runs in a capability-free component, so a
 //!   `$ref` can only reach the document itself and the documents handed to
 //!   [`Schema::with_resources`]. A reference to anything else is an error when
@@ -38,6 +41,7 @@ use jsonschema::{Draft, Registry, Retrieve, Uri, ValidationError, Validator};
 use serde_json::Value;
 
 use crate::Violation;
+use crate::names::Names;
 use crate::path::push_escaped;
 
 /// A `const` or `enum` of the schema is shown in a message only when its
@@ -96,9 +100,28 @@ impl Schema {
     /// Every violation of `instance`, sorted by path and message, without
     /// duplicates and without values.
     pub fn validate(&self, instance: &Value) -> Vec<Violation> {
+        self.violations(instance, None)
+    }
+
+    /// Every violation of a lead (or of what a policy made of one), as
+    /// [`Schema::validate`] gives them but with every object key that
+    /// `names` does not hold shown as `*` in the paths (see [`Names`]).
+    pub(crate) fn validate_lead(&self, instance: &Value, names: &Names) -> Vec<Violation> {
+        self.violations(instance, Some(names))
+    }
+
+    fn violations(&self, instance: &Value, names: Option<&Names>) -> Vec<Violation> {
         let mut violations = Vec::new();
+        let path = |pointer: &str| match names {
+            Some(names) => names.shown(pointer, instance),
+            None => pointer.to_owned(),
+        };
+        let key = |pointer: &mut String, key: &str| match names {
+            Some(names) => names.push_key(pointer, key),
+            None => push_escaped(pointer, key),
+        };
         for error in self.validator.iter_errors(instance) {
-            push_violations(&error, &mut violations);
+            push_violations(&error, &path, &key, &mut violations);
         }
         violations.sort();
         violations.dedup();
@@ -173,15 +196,22 @@ fn reference_error(error: &jsonschema::ReferencingError) -> String {
 
 /// Turns one error into violations; `additionalProperties` and friends give
 /// one violation per unexpected property, at the property's own path.
-fn push_violations(error: &ValidationError<'_>, out: &mut Vec<Violation>) {
-    let path = error.instance_path().as_str();
+/// `path` turns the error's instance path into the violation's, and `key`
+/// appends a key of the instance to one.
+fn push_violations(
+    error: &ValidationError<'_>,
+    path: &dyn Fn(&str) -> String,
+    key: &dyn Fn(&mut String, &str),
+    out: &mut Vec<Violation>,
+) {
+    let at = path(error.instance_path().as_str());
     let kind = error.kind();
     let per_property = |keyword: &str, names: &[String], out: &mut Vec<Violation>| {
         for name in names {
-            let mut at = path.to_owned();
-            push_escaped(&mut at, name);
+            let mut property = at.clone();
+            key(&mut property, name);
             out.push(Violation {
-                path: at,
+                path: property,
                 message: format!("`{keyword}`: property is not allowed"),
             });
         }
@@ -195,18 +225,18 @@ fn push_violations(error: &ValidationError<'_>, out: &mut Vec<Violation>) {
         }
         ValidationErrorKind::PropertyNames { error: inner } => {
             // The inner error's instance is the offending key: a key is part
-            // of a path, so it may be named.
-            let mut at = path.to_owned();
+            // of a path, never of a message.
+            let mut property = at;
             if let Value::String(name) = &**inner.instance() {
-                push_escaped(&mut at, name);
+                key(&mut property, name);
             }
             out.push(Violation {
-                path: at,
+                path: property,
                 message: format!("`propertyNames`: {}", kind_message(inner.kind())),
             });
         }
         _ => out.push(Violation {
-            path: path.to_owned(),
+            path: at,
             message: kind_message(kind),
         }),
     }
@@ -361,6 +391,41 @@ mod tests {
                     "`propertyNames`: `maxLength`: longer than 2 characters".into()
                 ),
                 ("/p".into(), "`pattern`: does not match `^[0-9]+$`".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn no_message_quotes_a_key_of_the_instance() {
+        let got = messages(
+            json!({
+                "properties": {
+                    "a": {"additionalProperties": false},
+                    "u": {"unevaluatedProperties": false},
+                    "n": {"propertyNames": {"pattern": "^x", "maxLength": 2}},
+                    "p": {"patternProperties": {"^K": {"type": "string"}}},
+                    "m": {"maxProperties": 0, "dependentSchemas": {"KEY_ONE": {"required": ["r"]}}},
+                },
+            }),
+            json!({"a": {"KEY_ONE": 1}, "u": {"KEY_ONE": 1}, "n": {"KEY_ONE": 1},
+                   "p": {"KEY_ONE": 1}, "m": {"KEY_ONE": 1}}),
+        );
+        for (_, message) in &got {
+            assert!(!message.contains("KEY"), "{message}");
+        }
+        // The key is in the path, where the engine shows it as `*` unless
+        // the policy names it.
+        let paths: Vec<&str> = got.iter().map(|(path, _)| path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "/a",
+                "/m",
+                "/m",
+                "/n/KEY_ONE",
+                "/n/KEY_ONE",
+                "/p/KEY_ONE",
+                "/u/KEY_ONE"
             ]
         );
     }

@@ -19,6 +19,7 @@
 
 use std::fmt::Write as _;
 
+use leadfilter_engine::policy::{ActionKind, Detector};
 use leadfilter_engine::{Engine, Policy, path};
 use serde_json::{Map, Value, json};
 
@@ -94,8 +95,8 @@ enum Hint {
 }
 
 impl Hint {
-    fn comment(self) -> &'static str {
-        match self {
+    fn comment(self) -> String {
+        let text = match self {
             Hint::Email => {
                 "an e-mail address? `hash: { key: pepper, normalize: [trim, lowercase] }` (declare `secrets: [pepper]`) or `domain: {}`"
             }
@@ -110,9 +111,14 @@ impl Hint {
             Hint::Age => "an age? `bucket: { width: 10 }`",
             Hint::Ip => "an IP address? `drop` (it identifies a person's connection)",
             Hint::FreeText => {
-                "free text? `scrub: { detectors: [email, phone, credit_card, iban, us_ssn, ipv4] }`"
+                let detectors: Vec<&str> = Detector::ALL.iter().map(|d| d.name()).collect();
+                return format!(
+                    "free text? `scrub: {{ detectors: [{}] }}`",
+                    detectors.join(", ")
+                );
             }
-        }
+        };
+        text.to_owned()
     }
 }
 
@@ -523,17 +529,42 @@ fn yaml_key(key: &str) -> String {
     }
 }
 
+/// Appends `text` as YAML comment lines of at most [`COMMENT_WIDTH`]
+/// characters (a longer word gets a line of its own).
+fn push_comment(out: &mut String, text: &str) {
+    let mut line = String::from("#");
+    for word in text.split_whitespace() {
+        if line.len() > 1 && line.chars().count() + 1 + word.chars().count() > COMMENT_WIDTH {
+            let _ = writeln!(out, "{line}");
+            line.truncate(1);
+        }
+        line.push(' ');
+        line.push_str(word);
+    }
+    let _ = writeln!(out, "{line}");
+}
+
+/// The widest line of a comment that [`push_comment`] writes.
+const COMMENT_WIDTH: usize = 77;
+
 fn policy_text(name: &str, sample_file: &str, fields: &[Field]) -> String {
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "# A starter policy, written by `leadfilter init` from the fields of a sample\n\
-         # lead ({sample_file}). Every field is dropped, so nothing is kept by\n\
-         # accident: change `drop` to what the destination needs (keep, redact,\n\
-         # mask, truncate, hash, domain, date, bucket, scrub). Comments suggest an\n\
-         # action where a field looks like personal data. The reference is\n\
-         # docs/policy.md; `leadfilter check policy.yaml` checks your edits and\n\
-         # `leadfilter test` runs policy.test.yaml."
+    let others: Vec<&str> = ActionKind::ALL
+        .iter()
+        .filter(|kind| **kind != ActionKind::Drop)
+        .map(|kind| kind.name())
+        .collect();
+    push_comment(
+        &mut out,
+        &format!(
+            "A starter policy, written by `leadfilter init` from the fields of a sample \
+             lead ({sample_file}). Every field is dropped, so nothing is kept by \
+             accident: change `drop` to what the destination needs ({}). Comments \
+             suggest an action where a field looks like personal data. The reference \
+             is docs/policy.md; `leadfilter check policy.yaml` checks your edits and \
+             `leadfilter test` runs policy.test.yaml.",
+            others.join(", ")
+        ),
     );
     let _ = writeln!(
         out,

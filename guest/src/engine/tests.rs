@@ -1,7 +1,9 @@
 use pretty_assertions::assert_eq;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::*;
+use crate::Violation;
+use crate::policy::{API_VERSION, Policy};
 
 /// An engine for a policy given as JSON; `apiVersion`, `name` and `version`
 /// are filled in.
@@ -59,7 +61,7 @@ fn keep_and_drop_and_unknown_drop() {
     assert_eq!(run(&e, lead), r#"{"a":1}"#);
     assert_eq!(
         changes(&e, lead),
-        pairs(&[("/c", "unknown"), ("/b", "drop"), ("/a", "keep")])
+        pairs(&[("/*", "unknown"), ("/b", "drop"), ("/a", "keep")])
     );
 }
 
@@ -69,7 +71,7 @@ fn an_empty_policy_drops_everything_member_by_member() {
     assert_eq!(run(&e, r#"{"a": 1, "b": {"c": 2}}"#), "{}");
     assert_eq!(
         changes(&e, r#"{"a": 1, "b": {"c": 2}}"#),
-        pairs(&[("/a", "unknown"), ("/b", "unknown")])
+        pairs(&[("/*", "unknown"), ("/*", "unknown")])
     );
     assert_eq!(run(&e, "{}"), "{}");
 }
@@ -203,7 +205,7 @@ fn route_containers_hold_only_what_rules_produce() {
     assert_eq!(run(&e, r#"{"a": {"b": {"d": 2}, "e": 3}}"#), "{}");
     assert_eq!(
         changes(&e, r#"{"a": {"b": {"d": 2}, "e": 3}}"#),
-        pairs(&[("/a/b/d", "unknown"), ("/a/e", "unknown")])
+        pairs(&[("/a/b/*", "unknown"), ("/a/*", "unknown")])
     );
     // A scalar where the route expects a container is unknown.
     assert_eq!(changes(&e, r#"{"a": 5}"#), pairs(&[("/a", "unknown")]));
@@ -486,11 +488,11 @@ fn unknown_reject_names_the_first_ungoverned_path() {
             &e,
             r#"{"a": 1, "items": [{"sku": 1, "name": "SECRET_MARKER"}]}"#
         ),
-        "rejected: no rule governs `/items/0/name`"
+        "rejected: no rule governs `/items/0/*`"
     );
     assert_eq!(
         run(&e, r#"{"b~/": "SECRET_MARKER"}"#),
-        "rejected: no rule governs `/b~0~1`"
+        "rejected: no rule governs `/*`"
     );
 }
 
@@ -574,16 +576,17 @@ fn numbers_and_non_ascii_are_reproduced_exactly() {
 
 #[test]
 fn changes_name_escaped_paths_in_input_order() {
-    let e = fields(json!({"/a~1b": "keep", "/x/*": "drop", "/x/k": "keep"}));
-    let lead = r#"{"x": {"j": 1, "k": 2}, "a/b": 1, "t~": {"deep": 1}}"#;
+    let e = fields(json!({"/a~1b": "keep", "/x/*": "drop", "/x/k": "keep", "/t~0/deep": "drop"}));
+    let lead = r#"{"x": {"j": 1, "k": 2}, "a/b": 1, "t~": {"deep": 1, "u~": 2}}"#;
     assert_eq!(run(&e, lead), r#"{"x":{"k":2},"a/b":1}"#);
     assert_eq!(
         changes(&e, lead),
         pairs(&[
-            ("/x/j", "drop"),
+            ("/x/*", "drop"),
             ("/x/k", "keep"),
             ("/a~1b", "keep"),
-            ("/t~0", "unknown")
+            ("/t~0/deep", "drop"),
+            ("/t~0/*", "unknown")
         ])
     );
 }
@@ -652,10 +655,10 @@ fn no_failure_leaks_a_value() {
             "{text}"
         );
     }
-    // A key is a path, and may appear.
+    // A key that the policy does not name is data too.
     assert_eq!(
         run(&e, r#"{"ok": true, "SECRET_MARKER": 1}"#),
-        "rejected: no rule governs `/SECRET_MARKER`"
+        "rejected: no rule governs `/*`"
     );
 }
 
@@ -736,4 +739,117 @@ fn large_objects_are_merged_and_checked_through_the_index() {
     let e = fields(json!({"/*": "keep", "/moved": {"keep": {"to": "/k200"}}}));
     let out = run(&e, &lead);
     assert!(out.ends_with(r#""k199":199,"k200":1}"#), "{out}");
+}
+
+/// The keys of a lead are data: every diagnostic shows a key that the
+/// policy and its schemas do not name as `*`, and array indices as they are.
+#[test]
+fn keys_the_policy_does_not_name_are_stars_in_every_diagnostic() {
+    const KEY: &str = "jane.doe@example.com";
+    let lead = |json: &str| json.replace("KEY", KEY);
+
+    // The change list, for `*` rules and unknown values.
+    let e = fields(json!({"/utm/*": "keep", "/items/*/sku": "keep", "/a~1b": "drop"}));
+    let l = lead(
+        r#"{"utm": {"KEY": 1, "source": 2}, "KEY": 3, "items": [{"sku": 1, "KEY": 2}], "a/b": 1}"#,
+    );
+    assert_eq!(
+        changes(&e, &l),
+        pairs(&[
+            ("/utm/*", "keep"),
+            ("/utm/*", "keep"),
+            ("/*", "unknown"),
+            ("/items/0/sku", "keep"),
+            ("/items/0/*", "unknown"),
+            ("/a~1b", "drop"),
+        ])
+    );
+    // A key that the input schema names is shown.
+    let e = engine(json!({
+        "input": {"schema": {"properties": {"utm": {"properties": {"source": {}}}}}},
+        "fields": {"/utm/*": "keep"},
+    }));
+    assert_eq!(
+        changes(&e, &lead(r#"{"utm": {"KEY": 1, "source": 2}}"#)),
+        pairs(&[("/utm/*", "keep"), ("/utm/source", "keep")])
+    );
+
+    // `unknown: reject`.
+    let e = engine(json!({"output": {"unknown": "reject"}, "fields": {"/utm/*/id": "keep"}}));
+    assert_eq!(
+        run(&e, &lead(r#"{"utm": {"KEY": {"id": 1, "KEY": 2}}}"#)),
+        "rejected: no rule governs `/utm/*/*`"
+    );
+
+    // A transform failure, and two values on one output path.
+    let e = fields(json!({
+        "/answers/*": {"date": {"precision": "year"}},
+        "/s/*": {"keep": {"to": "/t"}},
+    }));
+    assert_eq!(
+        run(&e, &lead(r#"{"answers": {"KEY": "not a date"}}"#)),
+        "transform: /answers/*: `date` needs an RFC 3339 date or date-time"
+    );
+    assert_eq!(
+        run(&e, &lead(r#"{"s": {"KEY": 1, "other@example.com": 2}}"#)),
+        "transform: /s/*: another value is already written at `/t` of the output"
+    );
+
+    // The input schema: unexpected properties, property names and values
+    // under keys it does not name; a key of digits is a key, an index is not.
+    let e = engine(json!({
+        "input": {"schema": {
+            "properties": {
+                "utm": {"additionalProperties": {"type": "string"}},
+                "tags": {"items": {"type": "string"}},
+                "named": {"type": "object", "propertyNames": {"maxLength": 3}},
+                "closed": {"properties": {"ok": {}}, "additionalProperties": false},
+                "late": {"properties": {"ok": {}}, "unevaluatedProperties": false},
+            },
+        }},
+        "fields": {"": "keep"},
+    }));
+    let Err(Failure::InputSchema(violations)) = e.transform(
+        &lead(
+            r#"{"utm": {"KEY": 1, "123": 2, "source": "s"}, "tags": ["a", 5],
+                   "named": {"KEY": 1}, "closed": {"ok": 1, "KEY": 2}, "late": {"KEY": 1}}"#,
+        ),
+        &[],
+    ) else {
+        panic!("the input schema should fail");
+    };
+    let shown: Vec<(&str, &str)> = violations
+        .iter()
+        .map(|v| (v.path.as_str(), v.message.as_str()))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            (
+                "/closed/*",
+                "`additionalProperties`: property is not allowed"
+            ),
+            (
+                "/late/*",
+                "`unevaluatedProperties`: property is not allowed"
+            ),
+            (
+                "/named/*",
+                "`propertyNames`: `maxLength`: longer than 3 characters"
+            ),
+            ("/tags/1", "`type`: expected string"),
+            ("/utm/*", "`type`: expected string"),
+        ]
+    );
+    assert!(!format!("{violations:?}").contains("jane"));
+
+    // The output schema.
+    let e = engine(json!({
+        "output": {"schema": {"properties": {"utm": {"additionalProperties": {"type": "string"}}}}},
+        "fields": {"/utm/*": "keep"},
+    }));
+    assert_eq!(
+        run(&e, &lead(r#"{"utm": {"KEY": 1}}"#)),
+        "output-schema: /utm/*: `type`: expected string"
+    );
 }

@@ -6,6 +6,7 @@ use std::sync::OnceLock;
 
 use leadfilter_engine::Violation;
 use leadfilter_engine::path::Segment;
+use leadfilter_engine::policy::ActionKind;
 use leadfilter_engine::schema::Schema;
 use serde_json::Value;
 
@@ -15,16 +16,25 @@ use super::walk;
 /// The JSON Schema of the policy format.
 pub const POLICY_SCHEMA: &str = include_str!("../../../schemas/policy.schema.json");
 
-/// Actions that cannot stand alone, with an example of their parameters.
-const ACTIONS_WITH_PARAMETERS: &[(&str, &str)] = &[
-    ("truncate", "truncate: { keep_first: 3 }"),
-    ("hash", "hash: { key: SECRET }"),
-    ("date", "date: { precision: year }"),
-    ("bucket", "bucket: { width: 10 }"),
-];
+/// How an action that cannot stand alone is written with its parameters.
+fn with_parameters(kind: ActionKind) -> Option<&'static str> {
+    Some(match kind {
+        ActionKind::Truncate => "truncate: { keep_first: 3 }",
+        ActionKind::Hash => "hash: { key: SECRET }",
+        ActionKind::Date => "date: { precision: year }",
+        ActionKind::Bucket => "bucket: { width: 10 }",
+        _ => return None,
+    })
+}
 
-const ACTIONS: &str =
-    "`keep`, `drop`, `redact`, `mask`, `truncate`, `hash`, `domain`, `date`, `bucket` or `scrub`";
+/// Every action's name: "`keep`, `drop`, ... or `scrub`".
+fn actions() -> String {
+    let names: Vec<String> = ActionKind::ALL
+        .iter()
+        .map(|k| k.name().to_owned())
+        .collect();
+    listing(&names, "or", names.len())
+}
 
 const CONDITIONS: &str = "a condition is `{path, equals: V}`, `{path, in: [V, ...]}`, \
      `{path, exists: true|false}`, `{path, matches: REGEX}`, `{all: [...]}`, `{any: [...]}` \
@@ -114,7 +124,7 @@ fn explain(
         return if alternative {
             (
                 "a rule names exactly one action".into(),
-                Some(format!("one of {ACTIONS}, optionally with `when`")),
+                Some(format!("one of {}, optionally with `when`", actions())),
             )
         } else {
             ("not a valid condition".into(), Some(CONDITIONS.into()))
@@ -172,9 +182,12 @@ fn explain(
     if message.starts_with("`enum`")
         && let Some(text) = value.and_then(Value::as_str)
     {
-        if let Some((name, example)) = ACTIONS_WITH_PARAMETERS.iter().find(|(n, _)| *n == text) {
+        if let Some(example) = ActionKind::from_name(text)
+            .filter(|kind| !kind.stands_alone())
+            .and_then(with_parameters)
+        {
             return (
-                format!("`{name}` needs parameters and cannot stand alone"),
+                format!("`{text}` needs parameters and cannot stand alone"),
                 Some(format!("write `{example}`")),
             );
         }
@@ -207,23 +220,26 @@ pub(crate) fn did_you_mean<'a>(word: &str, candidates: &'a [String]) -> Option<&
     best.map(|(_, c)| c)
 }
 
+/// Names shown by [`one_of`] and [`all_of`], at most.
+const SHOWN: usize = 10;
+
 /// "`a`, `b` or `c`", at most ten names.
 pub(crate) fn one_of(names: &[String]) -> String {
-    listing(names, "or")
+    listing(names, "or", SHOWN)
 }
 
 /// "`a`, `b` and `c`", at most ten names.
 pub(crate) fn all_of(names: &[String]) -> String {
-    listing(names, "and")
+    listing(names, "and", SHOWN)
 }
 
-fn listing(names: &[String], conjunction: &str) -> String {
-    const SHOWN: usize = 10;
-    let mut shown: Vec<String> = names.iter().take(SHOWN).map(|n| format!("`{n}`")).collect();
-    if names.len() > SHOWN {
-        shown.push(format!("{} more", names.len() - SHOWN));
+/// "`a`, `b` and `c`": the first `shown` names, then how many more.
+fn listing(names: &[String], conjunction: &str, shown: usize) -> String {
+    let mut listed: Vec<String> = names.iter().take(shown).map(|n| format!("`{n}`")).collect();
+    if names.len() > shown {
+        listed.push(format!("{} more", names.len() - shown));
     }
-    match shown.split_last() {
+    match listed.split_last() {
         Some((last, rest)) if !rest.is_empty() => {
             format!("{} {conjunction} {last}", rest.join(", "))
         }
@@ -234,6 +250,8 @@ fn listing(names: &[String], conjunction: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use leadfilter_engine::policy::Detector;
+
     use super::*;
 
     #[test]
@@ -249,5 +267,54 @@ mod tests {
         assert_eq!(all_of(&names[..1]), "`email`");
         let many: Vec<String> = (0..12).map(|i| format!("k{i}")).collect();
         assert!(all_of(&many).ends_with("`k9` and 2 more"));
+    }
+
+    #[test]
+    fn every_action_that_needs_parameters_has_an_example() {
+        for &kind in ActionKind::ALL {
+            let example = with_parameters(kind);
+            assert_eq!(example.is_some(), !kind.stands_alone(), "{}", kind.name());
+            if let Some(example) = example {
+                assert!(example.starts_with(&format!("{}: {{", kind.name())));
+            }
+        }
+        assert_eq!(
+            actions(),
+            "`keep`, `drop`, `redact`, `mask`, `truncate`, `hash`, `domain`, `date`, `bucket` or `scrub`"
+        );
+    }
+
+    /// The policy schema is written by hand: it must name the engine's
+    /// actions and detectors, no more and no fewer.
+    #[test]
+    fn the_policy_schema_names_the_engines_actions_and_detectors() {
+        let (schema, _) = policy_schema();
+        let strings = |value: &Value| -> Vec<String> {
+            let items = value.as_array().expect("an array");
+            items
+                .iter()
+                .map(|v| v.as_str().expect("a string").to_owned())
+                .collect()
+        };
+        let defs = &schema["$defs"];
+        let alone: Vec<&str> = ActionKind::ALL
+            .iter()
+            .filter(|kind| kind.stands_alone())
+            .map(|kind| kind.name())
+            .collect();
+        assert_eq!(strings(&defs["actionName"]["enum"]), alone);
+        let mut properties: Vec<&str> = defs["alternativeObject"]["properties"]
+            .as_object()
+            .expect("properties")
+            .keys()
+            .map(String::as_str)
+            .filter(|key| *key != "when")
+            .collect();
+        let mut all: Vec<&str> = ActionKind::ALL.iter().map(|kind| kind.name()).collect();
+        properties.sort_unstable();
+        all.sort_unstable();
+        assert_eq!(properties, all);
+        let detectors: Vec<&str> = Detector::ALL.iter().map(|d| d.name()).collect();
+        assert_eq!(strings(&defs["detector"]["enum"]), detectors);
     }
 }

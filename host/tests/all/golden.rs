@@ -21,8 +21,9 @@ use leadfilter_engine::{Change, Engine, Failure, Outcome, Secret};
 use pretty_assertions::StrComparison;
 use serde_json::{Value, json};
 
-/// Strings and numbers of a lead at least this many characters long must not
-/// appear in a failure's message or paths.
+/// Strings, numbers and keys of a lead at least this many characters long
+/// must not appear in a failure's message or paths, or in a change's path
+/// (a key may, where the policy or its schemas name it).
 const LEAK_MIN_CHARS: usize = 4;
 
 /// Cases compiled at once, at most. Compiling a component to machine code is
@@ -194,9 +195,12 @@ fn check_case(dir: &Path, report: &mut Report) -> Result<(), String> {
         ));
     }
 
-    if let Err(failure) = &native {
-        report.problems.extend(leaks(&lead, &policy_text, failure));
-    }
+    // The canonical policy holds the schemas, whose names may be shown too.
+    let named = format!(
+        "{policy_text}\n{}",
+        String::from_utf8_lossy(&loaded.policy.canonical_json())
+    );
+    report.problems.extend(leaks(&lead, &named, &native));
     if blessing() {
         bless(dir, &native)
     } else {
@@ -387,33 +391,57 @@ fn bless(dir: &Path, answer: &Result<Outcome, Failure>) -> Result<(), String> {
     Ok(())
 }
 
-/// The problem of a failure that shows a string or number of the lead.
-/// A value that the policy itself spells out (a selector's text, a `when`
-/// value) may appear in a message as part of a path or rule.
-fn leaks(lead: &str, policy_text: &str, failure: &Failure) -> Option<String> {
-    let display = failure.to_string();
-    let paths = failure_paths(failure);
-    let leaked: Vec<String> = lead_values(lead)
+/// The problem of an answer whose diagnostics show a string, number or key
+/// of the lead: a failure's message and paths, or a change list's paths. A
+/// value or key that the policy or its schemas spell out (`policy_text`: a
+/// selector's text, a `when` value, a rule's path, a schema's property)
+/// may appear as part of a path or rule. Numbers made of digits alone are
+/// not looked for in paths, where they are array indices.
+fn leaks(lead: &str, policy_text: &str, answer: &Result<Outcome, Failure>) -> Option<String> {
+    let (what, display, paths) = match answer {
+        Err(failure) => ("failure", failure.to_string(), failure_paths(failure)),
+        Ok(outcome) => {
+            let paths = outcome.changes.iter().map(|c| c.path.clone()).collect();
+            ("change list", String::new(), paths)
+        }
+    };
+    let (values, keys) = scan(lead);
+    let leaked: Vec<String> = values
         .into_iter()
+        .chain(keys.into_iter().flat_map(|key| [escaped(&key), key]))
         .filter(|value| value.chars().count() >= LEAK_MIN_CHARS)
         .filter(|value| !policy_text.contains(value.as_str()))
         .filter(|value| {
-            display.contains(value.as_str()) || paths.iter().any(|p| p.contains(value.as_str()))
+            let index = value.bytes().all(|b| b.is_ascii_digit());
+            display.contains(value.as_str())
+                || (!index && paths.iter().any(|p| p.contains(value.as_str())))
         })
         .collect();
     (!leaked.is_empty()).then(|| {
         format!(
-            "the failure shows {} value(s) of the lead: {display}",
+            "the {what} shows {} value(s) or key(s) of the lead: {display} {paths:?}",
             leaked.len()
         )
     })
+}
+
+/// `key` as a JSON Pointer segment writes it (RFC 6901).
+fn escaped(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
 }
 
 /// Every string value (not member name) and number of `lead`, found by a
 /// tolerant scan, since the lead may be invalid JSON. A string is taken
 /// both decoded (when its escapes decode) and as written.
 fn lead_values(lead: &str) -> Vec<String> {
+    scan(lead).0
+}
+
+/// The values of `lead` as [`lead_values`] finds them, and its member
+/// names, taken the same way.
+fn scan(lead: &str) -> (Vec<String>, Vec<String>) {
     let mut values = Vec::new();
+    let mut keys = Vec::new();
     let mut chars = lead.char_indices().peekable();
     while let Some((start, c)) = chars.next() {
         match c {
@@ -432,13 +460,15 @@ fn lead_values(lead: &str) -> Vec<String> {
                     }
                 }
                 let after = end.map_or(lead.len(), |end| end + 1);
-                if lead[after..].trim_start().starts_with(':') {
-                    continue;
-                }
+                let found = if lead[after..].trim_start().starts_with(':') {
+                    &mut keys
+                } else {
+                    &mut values
+                };
                 let raw = &lead[start + 1..end.unwrap_or(lead.len())];
-                values.push(raw.to_string());
+                found.push(raw.to_string());
                 if let Ok(decoded) = serde_json::from_str::<String>(&lead[start..after]) {
-                    values.push(decoded);
+                    found.push(decoded);
                 }
             }
             '-' | '0'..='9' => {
@@ -456,7 +486,7 @@ fn lead_values(lead: &str) -> Vec<String> {
             _ => {}
         }
     }
-    values
+    (values, keys)
 }
 
 #[test]
@@ -482,14 +512,41 @@ fn the_leak_check_catches_a_value_in_a_message() {
         path: "/birth_date".into(),
         message: "`30/09/1971` is not a date".into(),
     });
-    assert!(leaks(lead, "", &leaking).is_some());
+    assert!(leaks(lead, "/birth_date", &Err(leaking)).is_some());
     let clean = Failure::Transform(leadfilter_engine::Violation {
         path: "/birth_date".into(),
         message: "`date` needs an RFC 3339 date or date-time".into(),
     });
-    assert!(leaks(lead, "", &clean).is_none());
+    assert!(leaks(lead, "/birth_date", &Err(clean)).is_none());
     // A value that the policy spells out may appear.
     let named = Failure::Rejected("no rule governs `/email`".into());
-    assert!(leaks(lead, "/fields/[ref=email]", &named).is_none());
-    assert!(leaks(lead, "", &named).is_some());
+    assert!(leaks(lead, "/fields/[ref=email]", &Err(named.clone())).is_none());
+    assert!(leaks(lead, "", &Err(named)).is_some());
+}
+
+#[test]
+fn the_leak_check_treats_keys_as_values_unless_the_policy_names_them() {
+    let lead = r#"{"utm": {"jane@example.com": 1, "a/b~c": 2}, "tags": [1, 2]}"#;
+    let rejected = |path: &str| Err(Failure::Rejected(format!("no rule governs `{path}`")));
+    assert!(leaks(lead, "/utm/*", &rejected("/utm/jane@example.com")).is_some());
+    assert!(leaks(lead, "/utm/*", &rejected("/utm/a~1b~0c")).is_some());
+    assert!(leaks(lead, "/utm/*", &rejected("/utm/*")).is_none());
+    assert!(leaks(lead, "/utm/a~1b~0c", &rejected("/utm/a~1b~0c")).is_none());
+    let changes = |paths: &[&str]| {
+        Ok(Outcome {
+            lead: "{}".into(),
+            changes: paths
+                .iter()
+                .map(|path| Change {
+                    path: (*path).into(),
+                    action: "keep".into(),
+                })
+                .collect(),
+        })
+    };
+    assert!(leaks(lead, "/utm/*", &changes(&["/utm/jane@example.com"])).is_some());
+    assert!(leaks(lead, "/utm/*", &changes(&["/utm/*", "/utm/*"])).is_none());
+    // An index is no leak, even where a number of the lead has its digits.
+    let lead = r#"{"tags": [1234, 2, 3]}"#;
+    assert!(leaks(lead, "/tags/*", &changes(&["/tags/1234"])).is_none());
 }
