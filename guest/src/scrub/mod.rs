@@ -147,6 +147,10 @@ impl DetectorSet {
     }
 }
 
+/// How many times [`Scrubber::scrub`] scans a text at most. A replacement
+/// that is itself detected (a custom one holding digits, say) stops here.
+pub const MAX_PASSES: usize = 4;
+
 /// Detectors compiled once, applied to many strings.
 #[derive(Debug, Clone)]
 pub struct Scrubber {
@@ -193,10 +197,30 @@ impl Scrubber {
 
     /// `text` with every detected span replaced by `replacement`, in which
     /// `{TYPE}` becomes the detector's type name.
+    ///
+    /// Scrubbing is idempotent: replacing a span can join what is left on
+    /// either side into a new identifier (`2001:db8::1:5551234567` is an
+    /// IPv6 address whose tail is also a phone number once the address is
+    /// gone), so the text is scrubbed again until nothing more is found, at
+    /// most [`MAX_PASSES`] times.
     pub fn scrub(&self, text: &str, replacement: &str) -> String {
+        let Some(mut out) = self.scrub_once(text, replacement) else {
+            return text.to_owned();
+        };
+        for _ in 1..MAX_PASSES {
+            match self.scrub_once(&out, replacement) {
+                Some(next) if next != out => out = next,
+                _ => break,
+            }
+        }
+        out
+    }
+
+    /// One pass: `None` when nothing was found.
+    fn scrub_once(&self, text: &str, replacement: &str) -> Option<String> {
         let spans = self.spans(text);
         if spans.is_empty() {
-            return text.to_owned();
+            return None;
         }
         let mut out = String::with_capacity(text.len());
         let mut at = 0;
@@ -206,7 +230,7 @@ impl Scrubber {
             at = span.end;
         }
         out.push_str(&text[at..]);
-        out
+        Some(out)
     }
 
     fn on(&self, detector: Detector) -> bool {

@@ -406,3 +406,21 @@ fn checksums() {
     assert!(!iban_valid("DE89-3704"));
     assert!(ssn_valid("078-05-1120"));
 }
+
+#[test]
+fn scrubbing_twice_changes_nothing() {
+    // Found by the scrub fuzz target: once the address is replaced, its
+    // tail is a phone number of its own; one pass left it behind.
+    let s = Scrubber::new(&Detector::all());
+    let once = s.scrub("2001:db8::1:5551234567", "[{TYPE}]");
+    assert_eq!(once, "[IPV6]:[PHONE]");
+    assert_eq!(s.scrub(&once, "[{TYPE}]"), once);
+}
+
+#[test]
+fn a_replacement_that_is_detected_stops_after_the_last_pass() {
+    let s = Scrubber::new(&[Detector::Phone]);
+    // Every pass finds the replacement again; the scrubber still ends.
+    let out = s.scrub("call +1 555 123 4567", "+1 555 987 6543");
+    assert_eq!(out, "call +1 555 987 6543");
+}

@@ -133,6 +133,30 @@ fn into_error(findings: Findings) -> PolicyError {
     }
 }
 
+/// A schema file larger than this is refused (a schema is a few kilobytes).
+pub const MAX_SCHEMA_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Reads a schema file: a regular file (not a device or a pipe, which could
+/// be endless) of at most [`MAX_SCHEMA_BYTES`], in UTF-8.
+fn read_schema_file(file: &Path) -> std::io::Result<String> {
+    use std::io::{Error, ErrorKind, Read};
+    let handle = std::fs::File::open(file)?;
+    if !handle.metadata()?.is_file() {
+        return Err(Error::new(ErrorKind::InvalidInput, "not a regular file"));
+    }
+    let mut text = String::new();
+    handle
+        .take(MAX_SCHEMA_BYTES + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_SCHEMA_BYTES {
+        return Err(Error::new(
+            ErrorKind::InvalidData,
+            format!("larger than {} MiB", MAX_SCHEMA_BYTES >> 20),
+        ));
+    }
+    Ok(text)
+}
+
 /// Replaces a schema file name at `which.schema` by the schema, and checks
 /// that the schema compiles.
 fn embed_schema(document: &mut Value, which: &str, base: &Path, findings: &mut Findings) {
@@ -142,7 +166,7 @@ fn embed_schema(document: &mut Value, which: &str, base: &Path, findings: &mut F
     let location = Location::root().key(which).key("schema");
     if let Value::String(name) = slot {
         let file: PathBuf = base.join(&*name);
-        let text = match std::fs::read_to_string(&file) {
+        let text = match read_schema_file(&file) {
             Ok(text) => text,
             Err(e) => {
                 findings.error_with(

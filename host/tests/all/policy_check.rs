@@ -358,3 +358,36 @@ fn schemas_must_be_readable_and_compile_offline() {
         ]
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn a_schema_that_is_a_device_or_too_large_is_refused_without_reading_it_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy_path = dir.path().join("policy.yaml");
+    let messages = |schema: &str| -> Vec<String> {
+        let text = format!(
+            "apiVersion: leadfilter/v1\nname: p\nversion: \"1\"\ninput:\n  schema: {schema}\nfields:\n  /email: keep\n"
+        );
+        policy::load_source(&policy_path, &text)
+            .expect_err("the schema must be refused")
+            .errors
+            .iter()
+            .map(|d| d.message.clone())
+            .collect()
+    };
+    // Endless: reading it all would never end.
+    assert_eq!(
+        messages("/dev/zero"),
+        vec!["cannot read `/dev/zero`: not a regular file"]
+    );
+    let big = dir.path().join("big.schema.json");
+    let file = std::fs::File::create(&big).unwrap();
+    file.set_len(policy::MAX_SCHEMA_BYTES + 1).unwrap();
+    assert_eq!(
+        messages("big.schema.json"),
+        vec![format!(
+            "cannot read `{}`: larger than 16 MiB",
+            big.display()
+        )]
+    );
+}
