@@ -63,11 +63,13 @@
 
 pub mod artifact;
 pub mod compile;
+pub mod delivery;
 pub mod filter;
 pub mod init;
 pub mod input;
 pub mod json;
 pub mod policy;
+mod private_fs;
 pub mod resolver;
 pub mod runtime;
 pub mod secrets;

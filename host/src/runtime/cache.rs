@@ -24,6 +24,8 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 use wasmtime::{Cache, CacheConfig};
 
+use crate::private_fs::{make_private_dir, trusted};
+
 /// The environment variable that overrides the cache directory.
 pub const CACHE_DIR_ENV: &str = "LEADFILTER_CACHE_DIR";
 
@@ -234,28 +236,6 @@ impl ArtifactCache {
             let _ = std::fs::remove_file(path);
         }
     }
-}
-
-/// Makes a directory and its missing parents, each with mode 0700.
-fn make_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
-}
-
-/// Whether a file or directory is owned by this user and not writable by
-/// group or others (a symbolic link is judged by what it points at).
-#[cfg(unix)]
-fn trusted(meta: &std::fs::Metadata) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    meta.uid() == rustix::process::geteuid().as_raw() && meta.mode() & 0o022 == 0
-}
-
-#[cfg(not(unix))]
-fn trusted(_meta: &std::fs::Metadata) -> bool {
-    true
 }
 
 /// Whether the cache directory can be trusted; warns once if not.

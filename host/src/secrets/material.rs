@@ -15,6 +15,7 @@
 //! | [`Kind::ApiKey`] | at least 16 bytes, visible ASCII only (it travels in a header) |
 //! | [`Kind::HeaderValue`] | not empty, visible ASCII, spaces and tabs only (an upstream's header) |
 //! | [`Kind::Text`] | not empty, UTF-8 (an OAuth client secret) |
+//! | [`Kind::StoreKey`] | at least 32 bytes (the key leads are sealed under at rest) |
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -34,11 +35,17 @@ pub enum Kind {
     HeaderValue,
     /// Text, such as an OAuth client secret.
     Text,
+    /// The key queued leads are sealed under: raw bytes, at least
+    /// [`MIN_STORE_KEY_BYTES`].
+    StoreKey,
 }
 
 /// The fewest bytes of a key that is not decoded (HMAC keys, API keys,
 /// policy keys): 128 bits.
 pub const MIN_KEY_BYTES: usize = 16;
+
+/// The fewest bytes of a store key: 256 bits, as SPEC §8 asks.
+pub const MIN_STORE_KEY_BYTES: usize = 32;
 
 /// The sizes the Standard Webhooks specification allows for a signing
 /// secret, after base64.
@@ -85,6 +92,7 @@ pub fn decode(kind: Kind, raw: Vec<u8>) -> Result<Vec<u8>, Malformed> {
     }
     match kind {
         Kind::PolicyKey | Kind::HmacKey => at_least(raw, MIN_KEY_BYTES),
+        Kind::StoreKey => at_least(raw, MIN_STORE_KEY_BYTES),
         Kind::ApiKey => {
             if !raw.iter().all(|b| (0x21..=0x7e).contains(b)) {
                 return Err(Malformed::NotHeaderText);
@@ -217,6 +225,15 @@ mod tests {
             decode(Kind::ApiKey, vec![0xff; 32]),
             Err(Malformed::NotHeaderText)
         );
+    }
+
+    #[test]
+    fn store_keys_are_at_least_32_bytes() {
+        assert_eq!(
+            decode(Kind::StoreKey, vec![7; 31]),
+            Err(Malformed::TooShort { len: 31, min: 32 })
+        );
+        assert!(decode(Kind::StoreKey, vec![0xff; 32]).is_ok());
     }
 
     #[test]
