@@ -7,12 +7,16 @@
 //! - [`store`]: what every store keeps (records without values, sealed
 //!   payloads) and its errors.
 //! - [`local`]: `store.type: local`, one redb file.
+//! - [`attempt`]: what an attempt's outcome means: delivered, retried
+//!   when, or dead, and its audit outcome.
 
+pub mod attempt;
 pub mod local;
 pub mod schedule;
 pub mod seal;
 pub mod store;
 
+pub use attempt::{Attempt, AuditOutcome, Decision};
 pub use local::LocalStore;
 pub use schedule::{Next, Schedule};
 pub use seal::Sealer;
