@@ -466,6 +466,49 @@ fn a_runaway_policy_stops_at_its_budget() {
     );
 }
 
+/// `fuel_used` reports what a call used, out of the budget: more for a
+/// bigger lead, all of it for a call that ran out, nothing without fuel.
+#[test]
+fn fuel_used_is_what_the_last_call_used() {
+    let budget = runtime::DEFAULT_FUEL;
+    let metered = policy_with(RuntimeOptions {
+        fuel: Some(budget),
+        ..options()
+    });
+    let mut instance = metered.instantiate().expect("the policy instantiates");
+    instance
+        .transform(&lead(), &secrets())
+        .unwrap()
+        .expect("the lead is filtered");
+    let small = instance.fuel_used().expect("fuel is metered");
+    let notes = format!("call {MARKER} or +1 555 0100. ").repeat(100);
+    let bigger = format!(r#"{{"notes":"{notes}"}}"#);
+    instance
+        .transform(&bigger, &secrets())
+        .unwrap()
+        .expect("the lead is filtered");
+    let large = instance.fuel_used().expect("fuel is metered");
+    assert!(
+        1_000 < small && small < large && large < budget,
+        "{small} {large}"
+    );
+
+    let tight = policy_with(RuntimeOptions {
+        fuel: Some(1_000),
+        ..options()
+    });
+    let mut instance = tight.instantiate().expect("the policy instantiates");
+    assert!(instance.transform(&lead(), &secrets()).is_err());
+    assert_eq!(instance.fuel_used(), Some(1_000));
+
+    let mut unmetered = policy().instantiate().expect("the policy instantiates");
+    unmetered
+        .transform(&lead(), &secrets())
+        .unwrap()
+        .expect("the lead is filtered");
+    assert_eq!(unmetered.fuel_used(), None);
+}
+
 #[test]
 fn a_lead_too_large_for_the_memory_limit_stops_with_a_clear_error() {
     let policy = policy_with(RuntimeOptions {

@@ -184,9 +184,14 @@ fn a_component_answer_that_is_not_a_lead_is_never_written() {
     }
     let big = format!("{{\"a\":\"{}\"}}", "x".repeat(900));
     let wasm = component_file("big", &hostile::answering(&big));
-    let out = leadfilter(&["run", path(&wasm), "--max-output-bytes", "100"], "{}\n");
+    // The limit is the most a filtered lead may have: one byte more fails.
+    let (limit, over) = (big.len().to_string(), (big.len() - 1).to_string());
+    let out = leadfilter(&["run", path(&wasm), "--max-output-bytes", &over], "{}\n");
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(stdout(&out).is_empty());
+    let out = leadfilter(&["run", path(&wasm), "--max-output-bytes", &limit], "{}\n");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), format!("{big}\n"));
     let out = leadfilter(&["run", path(&wasm)], "{}\n");
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
