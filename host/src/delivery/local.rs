@@ -51,6 +51,14 @@ impl std::fmt::Debug for LocalStore {
     }
 }
 
+/// What [`LocalStore::update`] does with a delivery's record.
+enum Change {
+    /// Write the edited record back.
+    Keep,
+    /// Remove the delivery and its payload.
+    Remove,
+}
+
 /// The stored deliveries of a request, for a duplicate's answer.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct DedupEntry {
@@ -245,7 +253,7 @@ impl LocalStore {
 
     /// The attempt delivered: the delivery is removed.
     pub fn delivered(&self, id: &str) -> Result<(), StoreError> {
-        self.update(id, |_| None)
+        self.update(id, |_| Change::Remove).map(drop)
     }
 
     /// The attempt failed; the next one is due at `at`.
@@ -261,8 +269,9 @@ impl LocalStore {
             meta.next_attempt = at;
             meta.last_status = Some(status.to_owned());
             meta.dead = false;
-            Some(())
+            Change::Keep
         })
+        .map(drop)
     }
 
     /// No more attempts: a dead letter (kept for `queue retry`).
@@ -272,36 +281,37 @@ impl LocalStore {
             meta.next_attempt = now;
             meta.last_status = Some(status.to_owned());
             meta.dead = true;
-            Some(())
+            Change::Keep
         })
+        .map(drop)
     }
 
-    /// Changes a delivery's record in one transaction: `change` edits it,
-    /// or returns `None` to remove the delivery.
+    /// Changes a delivery's record in one transaction: `change` edits it
+    /// and keeps it, or removes the delivery. Whether it was there.
     fn update(
         &self,
         id: &str,
-        change: impl FnOnce(&mut Meta) -> Option<()>,
-    ) -> Result<(), StoreError> {
+        change: impl FnOnce(&mut Meta) -> Change,
+    ) -> Result<bool, StoreError> {
         let tx = self.db.begin_write().map_err(unavailable)?;
         {
             let mut metas = tx.open_table(META).map_err(unavailable)?;
             let mut due = tx.open_table(DUE).map_err(unavailable)?;
             let Some(mut meta) = get_meta(&metas, id)? else {
-                return Ok(());
+                return Ok(false);
             };
             if !meta.dead {
                 due.remove((meta.next_attempt, id)).map_err(unavailable)?;
             }
             match change(&mut meta) {
-                Some(()) => {
+                Change::Keep => {
                     put_meta(&mut metas, &meta)?;
                     if !meta.dead {
                         due.insert((meta.next_attempt, id), ())
                             .map_err(unavailable)?;
                     }
                 }
-                None => {
+                Change::Remove => {
                     metas.remove(id).map_err(unavailable)?;
                     tx.open_table(LEADS)
                         .map_err(unavailable)?
@@ -310,7 +320,8 @@ impl LocalStore {
                 }
             }
         }
-        tx.commit().map_err(unavailable)
+        tx.commit().map_err(unavailable)?;
+        Ok(true)
     }
 
     /// Every delivery's record (only dead letters with `dead_only`), oldest
@@ -331,37 +342,32 @@ impl LocalStore {
         Ok(out)
     }
 
-    /// Dead letters (or the given deliveries) are due again at `now`, with
-    /// a fresh schedule. Returns how many were found.
+    /// The given deliveries (dead letters, usually) are due again at
+    /// `now`, with a fresh schedule. Returns how many were found.
     pub fn retry(&self, ids: &[String], now: u64) -> Result<usize, StoreError> {
-        let mut found = 0;
-        for id in ids {
-            let mut hit = false;
-            self.update(id, |meta| {
-                hit = true;
-                meta.attempts = 0;
-                meta.created = now;
-                meta.next_attempt = now;
-                meta.dead = false;
-                Some(())
-            })?;
-            found += usize::from(hit);
-        }
-        Ok(found)
+        self.count(ids, |meta| {
+            meta.attempts = 0;
+            meta.created = now;
+            meta.next_attempt = now;
+            meta.dead = false;
+            Change::Keep
+        })
     }
 
     /// Removes the given deliveries. Returns how many were found.
     pub fn drop_deliveries(&self, ids: &[String]) -> Result<usize, StoreError> {
-        let mut found = 0;
-        for id in ids {
-            let mut hit = false;
-            self.update(id, |_| {
-                hit = true;
-                None
-            })?;
-            found += usize::from(hit);
-        }
-        Ok(found)
+        self.count(ids, |_| Change::Remove)
+    }
+
+    /// Applies `change` to each delivery of `ids`; how many were found.
+    fn count(
+        &self,
+        ids: &[String],
+        change: impl Fn(&mut Meta) -> Change,
+    ) -> Result<usize, StoreError> {
+        ids.iter().try_fold(0, |found, id| {
+            Ok(found + usize::from(self.update(id, &change)?))
+        })
     }
 
     /// Counts per route.
