@@ -120,6 +120,18 @@ pub fn load_source(path: &Path, text: &str) -> Result<LoadedPolicy, PolicyError>
     if !findings.errors.is_empty() {
         return Err(into_error(findings));
     }
+    // The engine's own load is the last check, so that `check` never passes
+    // a policy the component would refuse (the fuzzer found `fields: {"":
+    // redact}` passing here and failing there).
+    if let Err(e) = leadfilter_engine::Engine::new(policy.clone()) {
+        match e {
+            leadfilter_engine::LoadError::Path { path, message } => {
+                findings.error(Location::root().key("fields").key(&path), message);
+            }
+            other => findings.error(Location::root(), other.to_string()),
+        }
+        return Err(into_error(findings));
+    }
     Ok(LoadedPolicy {
         policy,
         warnings: findings.warnings,

@@ -293,6 +293,23 @@ fn paths_and_pointers_parse() {
 }
 
 #[test]
+fn what_the_engine_refuses_check_refuses() {
+    // Found by the `policy` fuzzer: `check` passed this, and the component
+    // refused it when loading.
+    let error = policy::load_source(
+        Path::new("policy.json"),
+        r#"{"apiVersion":"leadfilter/v1","name":"n","version":"1.0.0","fields":{"":"redact"}}"#,
+    )
+    .unwrap_err();
+    let lines: Vec<String> = error.errors.iter().map(|d| d.to_string()).collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains("fields.: ") && lines[0].contains("can only be kept or dropped"),
+        "{lines:?}"
+    );
+}
+
+#[test]
 fn no_two_rules_write_one_output_path() {
     assert_eq!(
         errors("bad/collision-same-to.yaml"),
