@@ -219,11 +219,17 @@ mod tests {
         let sources = Sources::from_args(&["k=env:LEADFILTER_TEST_SURELY_UNSET"]).unwrap();
         let err = sources.read(&["k".into()]).unwrap_err().to_string();
         assert!(err.contains("LEADFILTER_TEST_SURELY_UNSET"), "{err}");
+        // A source named on purpose gets no advice to name one.
+        assert!(!err.contains("--secret"), "{err}");
         let err = Sources::default()
             .read(&["unset-here".into()])
             .unwrap_err()
             .to_string();
         assert!(err.contains("LEADFILTER_SECRET_UNSET_HERE"), "{err}");
+        assert!(
+            err.contains("or pass `--secret NAME=env:VARIABLE`"),
+            "{err}"
+        );
     }
 
     #[test]

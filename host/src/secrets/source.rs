@@ -92,7 +92,9 @@ impl Source {
                     error,
                 };
                 let meta = std::fs::metadata(path).map_err(unreadable)?;
-                check_permissions(name, self, path, &meta)?;
+                if let Some(warning) = check_permissions(name, self, &meta)? {
+                    warn_once(path, &warning);
+                }
                 let mut bytes = std::fs::read(path).map_err(unreadable)?;
                 if bytes.last() == Some(&b'\n') {
                     bytes.pop();
@@ -107,15 +109,14 @@ impl Source {
 }
 
 /// A secret file that anyone may write is refused (anyone could put their
-/// own key there); one that anyone may read is used with a warning, once
-/// per file and process.
+/// own key there); one that anyone may read is used with a warning (the
+/// `Some`), printed once per file and process.
 #[cfg(unix)]
 fn check_permissions(
     name: &str,
     source: &Source,
-    path: &Path,
     meta: &std::fs::Metadata,
-) -> Result<(), SecretError> {
+) -> Result<Option<String>, SecretError> {
     use std::os::unix::fs::PermissionsExt;
     let mode = meta.permissions().mode();
     if mode & 0o002 != 0 {
@@ -124,28 +125,21 @@ fn check_permissions(
             from: source.clone(),
         });
     }
-    if mode & 0o004 != 0 {
-        warn_once(path, || {
-            format!(
-                "secret `{name}`: the {source} can be read by every user: `chmod o-r` it (or 600)"
-            )
-        });
-    }
-    Ok(())
+    Ok((mode & 0o004 != 0).then(|| {
+        format!("secret `{name}`: the {source} can be read by every user: `chmod o-r` it (or 600)")
+    }))
 }
 
 #[cfg(not(unix))]
 fn check_permissions(
     _name: &str,
     _source: &Source,
-    _path: &Path,
     _meta: &std::fs::Metadata,
-) -> Result<(), SecretError> {
-    Ok(())
+) -> Result<Option<String>, SecretError> {
+    Ok(None)
 }
 
-#[cfg(unix)]
-fn warn_once(path: &Path, message: impl FnOnce() -> String) {
+fn warn_once(path: &Path, message: &str) {
     use std::collections::BTreeSet;
     use std::sync::Mutex;
     static WARNED: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
@@ -154,7 +148,7 @@ fn warn_once(path: &Path, message: impl FnOnce() -> String) {
         .map(|mut warned| warned.insert(path.to_owned()))
         .unwrap_or(true);
     if first {
-        eprintln!("leadfilter: warning: {}", message());
+        eprintln!("leadfilter: warning: {message}");
     }
 }
 
@@ -196,4 +190,77 @@ pub fn is_secret_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_secret_file_anyone_may_read_is_warned_about_and_one_anyone_may_write_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pepper");
+        std::fs::write(&path, b"x").unwrap();
+        let source = Source::File(path.clone());
+        let check = |mode: u32| {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            check_permissions("pepper", &source, &std::fs::metadata(&path).unwrap())
+        };
+        for mode in [0o600, 0o640, 0o660, 0o400] {
+            assert!(matches!(check(mode), Ok(None)), "{mode:o}");
+        }
+        for mode in [0o644, 0o604, 0o444] {
+            let warning = check(mode).unwrap().expect("a warning");
+            assert!(
+                warning.contains("`pepper`") && warning.contains("chmod o-r"),
+                "{warning}"
+            );
+        }
+        for mode in [0o602, 0o646, 0o666] {
+            assert!(
+                matches!(check(mode), Err(SecretError::Insecure { .. })),
+                "{mode:o}"
+            );
+        }
+    }
+
+    #[test]
+    fn relative_files_are_relative_to_the_configuration() {
+        let base = Path::new("/etc/leadfilter");
+        assert_eq!(
+            Source::File("keys/k".into()).relative_to(base),
+            Source::File("/etc/leadfilter/keys/k".into())
+        );
+        assert_eq!(
+            Source::File("/run/k".into()).relative_to(base),
+            Source::File("/run/k".into())
+        );
+        assert_eq!(
+            Source::Env("K".into()).relative_to(base),
+            Source::Env("K".into())
+        );
+    }
+
+    #[test]
+    fn a_file_loses_one_line_break_and_an_empty_value_is_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k");
+        let read = |content: &[u8]| {
+            std::fs::write(&path, content).unwrap();
+            Source::File(path.clone()).read("k").unwrap()
+        };
+        assert_eq!(read(b"abc\r\n"), Some(b"abc".to_vec()));
+        assert_eq!(read(b"abc\n\n"), Some(b"abc\n".to_vec()));
+        assert_eq!(read(b"abc"), Some(b"abc".to_vec()));
+        assert_eq!(read(b"\n"), None);
+        // An environment variable that is set is read; unset is none.
+        let var = "LEADFILTER_TEST_SOURCE_READ_UNSET_1234";
+        assert_eq!(Source::Env(var.into()).read("k").unwrap(), None);
+        assert_eq!(
+            Source::Env("PATH".into()).read("k").unwrap(),
+            std::env::var_os("PATH").map(|v| v.into_encoded_bytes())
+        );
+    }
 }
