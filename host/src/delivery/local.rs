@@ -244,6 +244,15 @@ impl LocalStore {
         Ok(taken)
     }
 
+    /// When the next pending delivery is due (Unix milliseconds), without
+    /// writing anything: the deliverer sleeps until then.
+    pub fn next_due(&self) -> Result<Option<u64>, StoreError> {
+        let tx = self.db.begin_read().map_err(unavailable)?;
+        let due = tx.open_table(DUE).map_err(unavailable)?;
+        let first = due.first().map_err(unavailable)?;
+        Ok(first.map(|(key, _)| key.value().0))
+    }
+
     /// A delivery's payload, if it opens under this store's key and parses.
     fn open_payload(&self, leads: &redb::Table<&str, &[u8]>, id: &str) -> Option<Payload> {
         let sealed = leads.get(id).ok()??.value().to_vec();

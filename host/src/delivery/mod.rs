@@ -7,17 +7,21 @@
 //! - [`store`]: what every store keeps (records without values, sealed
 //!   payloads) and its errors.
 //! - [`local`]: `store.type: local`, one redb file.
+//! - [`queue`]: the one async interface a running proxy uses, whichever
+//!   the store.
 //! - [`attempt`]: what an attempt's outcome means: delivered, retried
 //!   when, or dead, and its audit outcome.
 
 pub mod attempt;
 pub mod local;
+pub mod queue;
 pub mod schedule;
 pub mod seal;
 pub mod store;
 
 pub use attempt::{Attempt, AuditOutcome, Decision};
 pub use local::LocalStore;
+pub use queue::{Queue, Settle};
 pub use schedule::{Next, Schedule};
 pub use seal::Sealer;
 pub use store::{Accepted, Dedup, Due, Meta, NewDelivery, Payload, RouteStats, StoreError};

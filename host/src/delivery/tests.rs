@@ -229,3 +229,53 @@ fn a_record_under_another_key_is_a_dead_letter_never_sent() {
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].last_status.as_deref(), Some("unreadable"));
 }
+
+#[tokio::test]
+async fn the_async_queue_settles_each_outcome_in_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = Queue::Local(std::sync::Arc::new(open(dir.path())));
+    let a = delivery("/hooks/a", None);
+    let b = delivery("/hooks/a", Some("crm"));
+    let c = delivery("/hooks/b", None);
+    let stored = queue
+        .accept(vec![a.clone(), b.clone(), c.clone()], None, 1000)
+        .await;
+    assert_eq!(stored.unwrap(), Accepted::Stored);
+    assert_eq!(queue.next_due().await.unwrap(), Some(1000));
+    let due = queue.take(1000, 60_000, 10).await.unwrap();
+    assert_eq!(due.len(), 3);
+    let by_id = |id: &str| due.iter().find(|d| d.meta.id == id).unwrap();
+    queue
+        .settle(by_id(&a.id), Settle::Delivered, 2000)
+        .await
+        .unwrap();
+    let retry = Settle::RetryAt {
+        attempts: 1,
+        at: 7000,
+        status: "500".into(),
+    };
+    queue.settle(by_id(&b.id), retry, 2000).await.unwrap();
+    let dead = Settle::Dead {
+        attempts: 1,
+        status: "410".into(),
+    };
+    queue.settle(by_id(&c.id), dead, 2000).await.unwrap();
+    let all = queue.list(false).await.unwrap();
+    assert_eq!(all.len(), 2, "the delivered one is gone");
+    let dead = queue.list(true).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].id, c.id);
+    assert_eq!(dead[0].last_status.as_deref(), Some("410"));
+    assert_eq!(queue.next_due().await.unwrap(), Some(7000));
+    assert_eq!(queue.retry(vec![c.id.clone()], 8000).await.unwrap(), 1);
+    assert_eq!(
+        queue
+            .drop_deliveries(vec![b.id.clone(), "nope".into()])
+            .await
+            .unwrap(),
+        1
+    );
+    let stats = queue.stats().await.unwrap();
+    assert_eq!(stats["/hooks/b"].pending, 1);
+    assert!(!stats.contains_key("/hooks/a"));
+}

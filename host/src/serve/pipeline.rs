@@ -309,7 +309,8 @@ async fn filter_and_forward(
     request_id: &str,
 ) -> Handled {
     let path = route.config.path.as_str();
-    let info = state.filter.info();
+    let target = &state.targets[0];
+    let info = target.filter.info();
     let audit = |forwarded: bool, fields: Value| {
         let mut line = json!({
             "request_id": request_id,
@@ -343,7 +344,7 @@ async fn filter_and_forward(
         return refuse("runtime", Vec::new(), false);
     };
     let started = Instant::now();
-    let mut filter = state.filter.worker();
+    let mut filter = target.filter.worker();
     let (answer_tx, answer_rx) = tokio::sync::oneshot::channel();
     let task = tokio::task::spawn_blocking(move || {
         // A fresh instance for every lead: nothing crosses from one lead to
@@ -389,7 +390,7 @@ async fn filter_and_forward(
         .map(|c| json!({"path": c.path, "action": c.action}))
         .collect();
     let started = Instant::now();
-    let sent = state.upstream.send(outcome.lead, request_id).await;
+    let sent = target.upstream.send(outcome.lead, request_id, None).await;
     shared
         .metrics
         .upstream_time(path, started.elapsed().as_secs_f64());

@@ -33,17 +33,39 @@ pub(super) struct Route {
 /// Everything a route loads from files and secrets: replaced whole on
 /// reload.
 pub(super) struct RouteState {
+    pub(super) check: Box<dyn InboundCheck>,
+    /// Where its leads go: one target, or one per destination (in the
+    /// order of the file).
+    pub(super) targets: Vec<TargetState>,
+}
+
+/// One place a route's leads go, loaded.
+pub(super) struct TargetState {
+    /// The destination's name (`None` for a route's own policy).
+    pub(super) name: Option<String>,
     /// The policy with its secrets, a fresh instance for every lead.
     pub(super) filter: Filter,
-    pub(super) check: Box<dyn InboundCheck>,
     pub(super) upstream: Upstream,
+}
+
+impl RouteState {
+    /// Every target's policy digest, `name=digest` for destinations.
+    pub(super) fn digests(&self) -> String {
+        self.targets
+            .iter()
+            .map(|t| match &t.name {
+                None => t.filter.info().digest.clone(),
+                Some(name) => format!("{name}={}", t.filter.info().digest),
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    }
 }
 
 impl std::fmt::Debug for RouteState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RouteState")
-            .field("policy", &self.filter.info().name)
-            .field("digest", &self.filter.info().digest)
+            .field("digests", &self.digests())
             .finish_non_exhaustive()
     }
 }
@@ -94,41 +116,52 @@ impl Route {
     }
 }
 
-/// Loads a route's policy (checking its `info` against its section),
-/// secrets, inbound check and upstream. The error names the file or the
+/// Loads a route's policies (checking each `info` against its section),
+/// secrets, inbound check and upstreams. The error names the file or the
 /// secret, never a value.
 pub(super) fn load(
     resolver: &Resolver,
     config: &Config,
     route: &RouteConfig,
 ) -> Result<RouteState, String> {
-    let path = config.resolve(&route.policy);
-    let resolved = resolver.resolve(&path).map_err(|e| e.to_string())?;
-    let mut filter = Filter::from_loaded(resolved.component)
-        .map_err(|e| format!("`{}`: {e}", path.display()))?
-        .isolated();
-    for name in filter.info().secrets.clone() {
-        let value = read_secret(config, Some(route), &name, Kind::PolicyKey)?;
-        filter.set_secret(name, value);
-    }
     let mut secret = |name: &str, kind: Kind| read_secret(config, None, name, kind);
     let file = |p: &Path| {
         let p = config.resolve(p);
         std::fs::read(&p).map_err(|e| format!("cannot read `{}`: {e}", p.display()))
     };
+    let mut targets = Vec::new();
+    for target in route.targets() {
+        let at = |what: &str| match target.name {
+            None => what.to_owned(),
+            Some(name) => format!("destination `{name}`: {what}"),
+        };
+        let path = config.resolve(target.policy);
+        let resolved = resolver.resolve(&path).map_err(|e| at(&e.to_string()))?;
+        let mut filter = Filter::from_loaded(resolved.component)
+            .map_err(|e| at(&format!("`{}`: {e}", path.display())))?
+            .isolated();
+        for name in filter.info().secrets.clone() {
+            let value =
+                read_secret(config, Some(route), &name, Kind::PolicyKey).map_err(|e| at(&e))?;
+            filter.set_secret(name, value);
+        }
+        let upstream = Upstream::build(
+            target.upstream,
+            Duration::from_millis(config.limits.upstream_timeout_ms),
+            &mut secret,
+            &|p| config.resolve(p),
+        )
+        .map_err(|e| at(&format!("upstream: {e}")))?;
+        targets.push(TargetState {
+            name: target.name.map(str::to_owned),
+            filter,
+            upstream,
+        });
+    }
+    // Policies first: a broken one is the error to show even when a secret
+    // is missing too.
     let check = auth::build(&route.auth, &mut secret, &file).map_err(|e| format!("auth: {e}"))?;
-    let upstream = Upstream::build(
-        &route.upstream,
-        Duration::from_millis(config.limits.upstream_timeout_ms),
-        &mut secret,
-        &|p| config.resolve(p),
-    )
-    .map_err(|e| format!("upstream: {e}"))?;
-    Ok(RouteState {
-        filter,
-        check,
-        upstream,
-    })
+    Ok(RouteState { check, targets })
 }
 
 /// Reads a named secret from its configured source or the default

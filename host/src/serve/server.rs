@@ -137,17 +137,20 @@ impl Server {
         });
         for route in shared.routes.values() {
             let state = route.current();
-            let info = state.filter.info();
-            shared.logs.events.write(
-                "event",
-                json!({
-                    "event": "route",
-                    "route": route.config.path,
-                    "policy": info.name,
-                    "version": info.version,
-                    "digest": info.digest,
-                }),
-            );
+            for target in &state.targets {
+                let info = target.filter.info();
+                shared.logs.events.write(
+                    "event",
+                    json!({
+                        "event": "route",
+                        "route": route.config.path,
+                        "destination": target.name,
+                        "policy": info.name,
+                        "version": info.version,
+                        "digest": info.digest,
+                    }),
+                );
+            }
         }
         shared.logs.events.write(
             "event",
@@ -178,7 +181,7 @@ impl Server {
             .routes
             .iter()
             .zip(loaded.states)
-            .map(|(route, state)| (route.path.clone(), state.filter.info().digest.clone()))
+            .map(|(route, state)| (route.path.clone(), state.digests()))
             .collect())
     }
 
@@ -212,7 +215,7 @@ impl Server {
                 continue;
             };
             let result = result.map(|state: RouteState| {
-                let digest = state.filter.info().digest.clone();
+                let digest = state.digests();
                 route.replace(state);
                 digest
             });
@@ -226,7 +229,7 @@ impl Server {
                         "route": path,
                         "key": route.key,
                         "error": message,
-                        "digest": route.current().filter.info().digest,
+                        "digest": route.current().digests(),
                     }),
                 },
             );

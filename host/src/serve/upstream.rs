@@ -25,10 +25,14 @@ use crate::secrets::{Kind, ReadSecret};
 /// Why a lead was not delivered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UpstreamError {
-    /// No answer in time (504 to the sender).
+    /// No answer in time (504 to the sender): it may have been taken.
     Timeout,
-    /// No connection, TLS failure, or a broken answer (502).
-    Failed,
+    /// No connection could be made (refused, unresolvable, TLS handshake
+    /// failed): the lead was not sent (502).
+    Unreachable,
+    /// The connection broke after the lead was sent, or the answer was not
+    /// HTTP: it may have been taken (502).
+    Broken,
     /// The upstream answered with a non-2xx status (502; 503 when it asked
     /// for time with `Retry-After` on a 429 or 503, which is passed on).
     Status {
@@ -42,11 +46,18 @@ pub enum UpstreamError {
 }
 
 impl UpstreamError {
+    /// Whether the upstream may have taken the lead (the attempt's outcome
+    /// is unknown).
+    pub fn maybe_taken(&self) -> bool {
+        matches!(self, UpstreamError::Timeout | UpstreamError::Broken)
+    }
+
     /// The label in logs and metrics.
     pub fn kind(&self) -> &'static str {
         match self {
             UpstreamError::Timeout => "upstream-timeout",
-            UpstreamError::Failed => "upstream-unreachable",
+            UpstreamError::Unreachable => "upstream-unreachable",
+            UpstreamError::Broken => "upstream-broken",
             UpstreamError::Status { .. } => "upstream-status",
             UpstreamError::Token => "upstream-token",
         }
@@ -58,6 +69,8 @@ type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 /// One route's upstream, with its secrets read.
 pub struct Upstream {
     uri: Uri,
+    /// The URL came from a secret: it is a credential, never shown.
+    secret_uri: bool,
     headers: HeaderMap,
     client: HttpsClient,
     timeout: Duration,
@@ -66,9 +79,13 @@ pub struct Upstream {
 
 impl std::fmt::Debug for Upstream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Upstream")
-            .field("uri", &self.uri)
-            .finish_non_exhaustive()
+        let mut f = f.debug_struct("Upstream");
+        if self.secret_uri {
+            f.field("uri", &"(from a secret)");
+        } else {
+            f.field("uri", &self.uri);
+        }
+        f.finish_non_exhaustive()
     }
 }
 
@@ -99,8 +116,19 @@ impl Upstream {
         secret: &mut ReadSecret<'_>,
         resolve: &dyn Fn(&std::path::Path) -> std::path::PathBuf,
     ) -> Result<Upstream, String> {
-        let uri = check_url("url", &config.url, config.allow_http_loopback)
-            .map_err(|(_, message)| message)?;
+        let uri = match (&config.url, &config.url_secret) {
+            (Some(url), _) => {
+                check_url("url", url, config.allow_http_loopback).map_err(|(_, message)| message)?
+            }
+            (None, Some(name)) => {
+                let url = String::from_utf8(secret(name, Kind::Text)?)
+                    .map_err(|_| format!("secret `{name}` is not UTF-8"))?;
+                // The message never holds the URL: it is a credential.
+                check_url("url_secret", url.trim(), config.allow_http_loopback)
+                    .map_err(|(_, message)| format!("the URL in secret `{name}`: {message}"))?
+            }
+            (None, None) => return Err("no `url` or `url_secret`".into()),
+        };
         let mut headers = HeaderMap::new();
         for header in &config.headers {
             let name = HeaderName::from_bytes(header.name.as_bytes())
@@ -194,6 +222,7 @@ impl Upstream {
         };
         Ok(Upstream {
             uri,
+            secret_uri: config.url.is_none(),
             headers,
             client,
             timeout,
@@ -201,8 +230,14 @@ impl Upstream {
         })
     }
 
-    /// Posts a filtered lead; `Ok(status)` for a 2xx answer.
-    pub async fn send(&self, lead: String, request_id: &str) -> Result<u16, UpstreamError> {
+    /// Posts a filtered lead with `X-Request-Id` (and `Idempotency-Key`,
+    /// when given: a queued delivery's id); `Ok(status)` for a 2xx answer.
+    pub async fn send(
+        &self,
+        lead: impl Into<Bytes>,
+        request_id: &str,
+        idempotency_key: Option<&str>,
+    ) -> Result<u16, UpstreamError> {
         let deadline = tokio::time::Instant::now() + self.timeout;
         let token = match &self.oauth {
             Some(oauth) => Some(
@@ -219,19 +254,24 @@ impl Upstream {
             if let Ok(id) = HeaderValue::from_str(request_id) {
                 headers.insert(HeaderName::from_static("x-request-id"), id);
             }
+            if let Some(key) = idempotency_key.and_then(|k| HeaderValue::from_str(k).ok()) {
+                headers.insert(HeaderName::from_static("idempotency-key"), key);
+            }
             if let Some(token) = &token {
                 headers.insert(AUTHORIZATION, token.clone());
             }
         }
         let request = request
-            .body(Full::new(Bytes::from(lead)))
-            .map_err(|_| UpstreamError::Failed)?;
+            .body(Full::new(lead.into()))
+            .map_err(|_| UpstreamError::Unreachable)?;
         let (status, retry_after) = tokio::time::timeout_at(deadline, async {
-            let response = self
-                .client
-                .request(request)
-                .await
-                .map_err(|_| UpstreamError::Failed)?;
+            let response = self.client.request(request).await.map_err(|e| {
+                if e.is_connect() {
+                    UpstreamError::Unreachable
+                } else {
+                    UpstreamError::Broken
+                }
+            })?;
             let status = response.status();
             let retry_after = retry_after(status, response.headers());
             // Read the answer so the connection can be reused; it is not

@@ -597,7 +597,11 @@ fn the_example_config_is_valid_and_fits_the_schema() {
     let example = root.join("examples/serve/serve.yaml");
     let config = Config::from_file(&example).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(config.routes[0].path, "/hooks/typeform");
-    assert!(config.resolve(&config.routes[0].policy).exists());
+    assert!(
+        config
+            .resolve(config.routes[0].policy.as_deref().unwrap())
+            .exists()
+    );
 
     let schema: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(root.join("schemas/serve.schema.json")).unwrap(),

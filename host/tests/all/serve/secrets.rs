@@ -179,3 +179,51 @@ fn serve_check_through_the_binary_refuses_an_empty_whsec() {
         "{stderr}"
     );
 }
+
+/// `upstream.url_secret`: a catch hook's URL is a credential. The URL comes
+/// from a secret, leads reach it, and neither the logs nor a refusal show
+/// it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_url_from_a_secret_is_used_and_never_shown() {
+    let upstream = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let hook = format!("{}/catch/s3cr3t-zap-path", upstream.url());
+    std::fs::write(dir.path().join("hook-url"), format!("{hook}\n")).unwrap();
+    std::fs::write(dir.path().join("pepper"), "pepper-value-for-tests").unwrap();
+    std::fs::write(dir.path().join("k"), "an-api-key-for-tests").unwrap();
+    let text = |secret: &str| {
+        format!(
+            "listen: 127.0.0.1:0\nsecrets: {{ pepper: file:pepper, k: file:k, hook-url: file:{secret} }}\nroutes:\n  - path: /hook\n    policy: {policy}\n    auth: {{ type: api-key, keys: [k] }}\n    upstream: {{ url_secret: hook-url, allow_http_loopback: true }}\n",
+            policy = policy_file(1).display(),
+        )
+    };
+    let (server, logs) = serve_logged(&text("hook-url"), dir.path()).await;
+    let answer = send(
+        server.local_addr(),
+        "POST",
+        "/hook",
+        &api_key("an-api-key-for-tests"),
+        &lead("Ada"),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let received = upstream.received();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].path, "/hook/catch/s3cr3t-zap-path");
+    within(server.shutdown()).await;
+    let logs = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    assert!(!logs.contains("s3cr3t"), "the logs show the URL: {logs}");
+
+    // A secret that is not an allowed URL: the error names the secret only.
+    std::fs::write(dir.path().join("bad-url"), "http://example.com/s3cr3t").unwrap();
+    let config = Config::from_yaml(&text("bad-url"), Path::new("t.yaml"), dir.path()).unwrap();
+    let err = start_error(config).await;
+    assert!(
+        err.contains("`hook-url`") && err.contains("loopback"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("s3cr3t") && !err.contains("example.com"),
+        "{err}"
+    );
+}

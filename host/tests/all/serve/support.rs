@@ -224,6 +224,11 @@ impl Upstream {
         };
     }
 
+    /// Everything that arrived, whatever its path.
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
     pub fn hooks(&self) -> Vec<Received> {
         self.received
             .lock()

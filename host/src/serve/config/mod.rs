@@ -17,6 +17,13 @@ use serde::Deserialize;
 use super::auth::AuthConfig;
 use crate::secrets::{Source, is_secret_name};
 
+mod delivery;
+
+pub use delivery::{
+    DedupConfig, DedupFrom, DeliveryConfig, DeliveryMode, DestinationConfig, Human, OnRefused,
+    StoreConfig, StoreType,
+};
+
 /// Why a configuration file was refused. Names the file and the key.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -78,6 +85,10 @@ pub struct Config {
     /// Where the access and audit logs go.
     #[serde(default)]
     pub logs: Logs,
+    /// Where queued leads wait (needed by a route with `delivery.mode:
+    /// queued` or `destinations`).
+    #[serde(default)]
+    pub store: Option<StoreConfig>,
     /// The routes: one per lead source.
     pub routes: Vec<RouteConfig>,
     /// The directory relative paths are resolved against (the config
@@ -217,7 +228,8 @@ impl Default for Logs {
     }
 }
 
-/// One route: a path, a policy, an inbound check and an upstream.
+/// One route: a path, an inbound check, and a policy and upstream (or
+/// several `destinations`, each with its own).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {
@@ -225,7 +237,8 @@ pub struct RouteConfig {
     pub path: String,
     /// The policy: a compiled `policy.wasm`, or a policy source (`.yaml`,
     /// `.yml`, `.json`) compiled at start and on reload.
-    pub policy: PathBuf,
+    #[serde(default)]
+    pub policy: Option<PathBuf>,
     /// Where this route's policy secrets come from, when not from the
     /// top-level `secrets:` or the default variable.
     #[serde(default)]
@@ -233,7 +246,77 @@ pub struct RouteConfig {
     /// How a sender proves who it is.
     pub auth: AuthConfig,
     /// Where filtered leads go.
-    pub upstream: UpstreamConfig,
+    #[serde(default)]
+    pub upstream: Option<UpstreamConfig>,
+    /// How filtered leads are delivered (direct by default).
+    #[serde(default)]
+    pub delivery: DeliveryConfig,
+    /// Instead of `policy` and `upstream`: several destinations, each
+    /// filtering the raw lead with its own policy (queued).
+    #[serde(default)]
+    pub destinations: Vec<DestinationConfig>,
+    /// Duplicate requests on a route with `destinations`.
+    #[serde(default)]
+    pub dedup: Option<DedupConfig>,
+    /// What a sender hears when the policy refuses its lead.
+    #[serde(default)]
+    pub on_refused: OnRefused,
+}
+
+/// One place a route's leads go: the route's own policy and upstream, or
+/// one of its `destinations`.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    /// The destination's name; `None` for a route's own policy and upstream.
+    pub name: Option<&'a str>,
+    /// The policy.
+    pub policy: &'a Path,
+    /// The upstream.
+    pub upstream: &'a UpstreamConfig,
+    /// How it is delivered.
+    pub delivery: &'a DeliveryConfig,
+}
+
+impl RouteConfig {
+    /// Where the route's leads go, in the order of the file. A checked
+    /// configuration has at least one.
+    pub fn targets(&self) -> Vec<Target<'_>> {
+        if self.destinations.is_empty() {
+            match (&self.policy, &self.upstream) {
+                (Some(policy), Some(upstream)) => vec![Target {
+                    name: None,
+                    policy,
+                    upstream,
+                    delivery: &self.delivery,
+                }],
+                _ => Vec::new(),
+            }
+        } else {
+            self.destinations
+                .iter()
+                .map(|d| Target {
+                    name: Some(&d.name),
+                    policy: &d.policy,
+                    upstream: &d.upstream,
+                    delivery: &d.delivery,
+                })
+                .collect()
+        }
+    }
+
+    /// Whether the route queues its leads (then it needs a store).
+    pub fn is_queued(&self) -> bool {
+        !self.destinations.is_empty() || self.delivery.mode == DeliveryMode::Queued
+    }
+
+    /// The route's duplicate keys, if any.
+    pub fn dedup(&self) -> Option<&DedupConfig> {
+        if self.destinations.is_empty() {
+            self.delivery.dedup.as_ref()
+        } else {
+            self.dedup.as_ref()
+        }
+    }
 }
 
 /// Where filtered leads are sent.
@@ -241,7 +324,12 @@ pub struct RouteConfig {
 #[serde(deny_unknown_fields)]
 pub struct UpstreamConfig {
     /// The destination: `https://...`.
-    pub url: String,
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Instead of `url`: the name of a secret holding the URL (a catch
+    /// hook's URL lets anyone who has it post to the Zap).
+    #[serde(default)]
+    pub url_secret: Option<String>,
     /// Headers to send, each a constant `value` or a `secret`.
     #[serde(default)]
     pub headers: Vec<HeaderConfig>,
@@ -409,16 +497,36 @@ impl Config {
         if self.routes.is_empty() {
             return Err(("routes".into(), "at least one route is needed".into()));
         }
+        if let Some(store) = &self.store {
+            store.check()?;
+        }
         let mut seen = BTreeMap::new();
         for (i, route) in self.routes.iter().enumerate() {
             let key = format!("routes[{i}]");
             route.check(&key)?;
+            if route.is_queued() && self.store.is_none() {
+                return Err((
+                    format!("{key}.delivery"),
+                    "a queued route needs a `store:` (where queued leads wait, see docs/serve.md)"
+                        .into(),
+                ));
+            }
             if let Some(first) = seen.insert(route.path.as_str(), i) {
                 return Err((
                     format!("{key}.path"),
                     format!("`{}` is already the path of routes[{first}]", route.path),
                 ));
             }
+        }
+        // Queued delivery (SPEC §8) is read and checked above, but this
+        // version does not queue yet: refused rather than forwarded
+        // directly behind the user's back.
+        if self.store.is_some() {
+            return Err((
+                "store".into(),
+                "queued delivery is not in this version yet: remove `store:` and use direct routes"
+                    .into(),
+            ));
         }
         Ok(())
     }
@@ -452,7 +560,68 @@ impl RouteConfig {
             check_secret_name(&format!("{key}.policy_secrets.{name}"), name)?;
         }
         self.auth.scheme().check(&format!("{key}.auth"))?;
-        self.upstream.check(&format!("{key}.upstream"))
+        if self.destinations.is_empty() {
+            for (name, set) in [
+                ("policy", self.policy.is_some()),
+                ("upstream", self.upstream.is_some()),
+            ] {
+                if !set {
+                    return Err((
+                        format!("{key}.{name}"),
+                        "a route needs `policy` and `upstream` (or a list of `destinations`)"
+                            .into(),
+                    ));
+                }
+            }
+            if self.dedup.is_some() {
+                return Err((
+                    format!("{key}.dedup"),
+                    "is for a route with `destinations`; on this route it is `delivery.dedup`"
+                        .into(),
+                ));
+            }
+            self.delivery.check(&format!("{key}.delivery"), false)?;
+        } else {
+            for (name, set) in [
+                ("policy", self.policy.is_some()),
+                ("upstream", self.upstream.is_some()),
+                ("delivery", self.delivery.mode != DeliveryMode::Direct),
+            ] {
+                if set {
+                    return Err((
+                        format!("{key}.{name}"),
+                        "a route with `destinations` gives each destination its own".into(),
+                    ));
+                }
+            }
+            let mut names = BTreeMap::new();
+            for (i, destination) in self.destinations.iter().enumerate() {
+                let dkey = format!("{key}.destinations[{i}]");
+                if !delivery::is_destination_name(&destination.name) {
+                    return Err((
+                        format!("{dkey}.name"),
+                        "a destination name is 1 to 64 letters, digits, `-`, `_` and `.`".into(),
+                    ));
+                }
+                if let Some(first) = names.insert(destination.name.as_str(), i) {
+                    return Err((
+                        format!("{dkey}.name"),
+                        format!("is already the name of destinations[{first}]"),
+                    ));
+                }
+                destination
+                    .delivery
+                    .check(&format!("{dkey}.delivery"), true)?;
+            }
+        }
+        for (i, target) in self.targets().iter().enumerate() {
+            let ukey = match target.name {
+                None => format!("{key}.upstream"),
+                Some(_) => format!("{key}.destinations[{i}].upstream"),
+            };
+            target.upstream.check(&ukey)?;
+        }
+        Ok(())
     }
 }
 
@@ -494,7 +663,18 @@ pub(crate) fn check_url(
 
 impl UpstreamConfig {
     fn check(&self, key: &str) -> Result<(), (String, String)> {
-        check_url(&format!("{key}.url"), &self.url, self.allow_http_loopback)?;
+        match (&self.url, &self.url_secret) {
+            (Some(url), None) => {
+                check_url(&format!("{key}.url"), url, self.allow_http_loopback)?;
+            }
+            (None, Some(name)) => check_secret_name(&format!("{key}.url_secret"), name)?,
+            _ => {
+                return Err((
+                    key.to_owned(),
+                    "give exactly one of `url` and `url_secret` (a secret holding the URL)".into(),
+                ));
+            }
+        }
         if self.timeout_ms == Some(0) {
             return Err((format!("{key}.timeout_ms"), "must be greater than 0".into()));
         }
@@ -603,5 +783,104 @@ routes:
         assert!(parse(&allowed).is_ok());
         let err = error(&allowed.replace("127.0.0.1:9", "example.com"));
         assert!(err.contains("loopback"), "{err}");
+    }
+
+    const QUEUED: &str = r#"
+listen: 127.0.0.1:0
+store: { type: local, path: /var/lib/leadfilter, key: queue-key }
+routes:
+  - path: /hooks/a
+    policy: a.wasm
+    auth: { type: api-key, keys: [a-key] }
+    upstream: { url_secret: a-hook }
+    delivery:
+      mode: queued
+      retry: [5s, 5m]
+      max_age: 72h
+      rate_per_second: 25
+      dedup: { from: "header:webhook-id", window: 24h }
+  - path: /hooks/b
+    auth: { type: api-key, keys: [a-key] }
+    dedup: { from: "pointer:/event_id" }
+    destinations:
+      - { name: crm, policy: crm.wasm, upstream: { url: "https://example.com/crm" }, delivery: { mode: queued } }
+      - { name: slack, policy: slack.wasm, upstream: { url_secret: slack-hook }, delivery: { mode: queued } }
+"#;
+
+    #[test]
+    fn delivery_settings_are_read_and_checked_and_queueing_is_refused_for_now() {
+        // Everything in SPEC §8's examples reads; the one error left is
+        // that this version does not queue.
+        let err = error(QUEUED);
+        assert!(
+            err.contains("store: queued delivery is not in this version yet"),
+            "{err}"
+        );
+        let without_store = QUEUED.replace(
+            "store: { type: local, path: /var/lib/leadfilter, key: queue-key }\n",
+            "",
+        );
+        assert!(
+            error(&without_store).contains("routes[0].delivery: a queued route needs a `store:`")
+        );
+        for (from, to, key) in [
+            ("path: /var/lib/leadfilter, ", "", "store.path"),
+            ("type: local", "type: nats", "store.urls"),
+            ("key: queue-key", "key: 'no spaces'", "store.key"),
+            (
+                "rate_per_second: 25",
+                "rate_per_second: 0",
+                "routes[0].delivery.rate_per_second",
+            ),
+            (
+                "retry: [5s, 5m]",
+                "retry: [5s, soon]",
+                "routes[0].delivery.retry",
+            ),
+            (
+                "\"header:webhook-id\"",
+                "\"cookie:x\"",
+                "routes[0].delivery.dedup",
+            ),
+            ("name: slack", "name: crm", "routes[1].destinations[1].name"),
+            (
+                "name: slack",
+                "name: 'sl ack'",
+                "routes[1].destinations[1].name",
+            ),
+            (
+                "url_secret: a-hook",
+                "url: 'https://x.example', url_secret: a-hook",
+                "routes[0].upstream",
+            ),
+            (
+                "mode: queued }",
+                "mode: direct }",
+                "routes[1].destinations[0].delivery.mode",
+            ),
+        ] {
+            let text = QUEUED.replacen(from, to, 1);
+            assert_ne!(text, QUEUED, "{from}");
+            let err = error(&text);
+            assert!(err.contains(key), "{from} -> {to}: {err}");
+        }
+        let direct_with_retry = GOOD.replace(
+            "upstream: { url: \"https://example.com/hook\" }",
+            "upstream: { url: \"https://example.com/hook\" }\n    delivery: { retry: [5s] }",
+        );
+        assert!(
+            error(&direct_with_retry).contains("routes[0].delivery.retry: is for `mode: queued`")
+        );
+    }
+
+    #[test]
+    fn a_route_needs_a_policy_and_an_upstream_or_destinations() {
+        let err = error(&GOOD.replace("    policy: a.wasm\n", ""));
+        assert!(err.contains("routes[0].policy"), "{err}");
+        let config = parse(GOOD).unwrap();
+        let targets = config.routes[0].targets();
+        assert_eq!(targets.len(), 1);
+        assert_eq!(targets[0].name, None);
+        assert!(!config.routes[0].is_queued());
     }
 }
