@@ -269,4 +269,83 @@ mod tests {
             Denied::Invalid
         );
     }
+
+    fn now() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    }
+
+    fn token(kid: Option<&str>, key: &EncodingKey, exp: u64) -> hyper::HeaderMap {
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = kid.map(str::to_owned);
+        let claims = serde_json::json!({"iss": "https://issuer.test", "aud": "leads", "exp": exp});
+        let token = jsonwebtoken::encode(&header, &claims, key).unwrap();
+        headers(&[("authorization", &format!("Bearer {token}"))])
+    }
+
+    /// From mutation testing: the defaults (ES256 among the algorithms, 30
+    /// seconds of leeway), keys and tokens without a `kid`, and a check
+    /// that needs no body.
+    #[test]
+    fn defaults_and_keys_without_an_id() {
+        let (mut jwk, signing) = key("k1");
+        let with_kid = serde_json::json!({"keys": [jwk.clone()]}).to_string();
+        jwk.as_object_mut().unwrap().remove("kid");
+        let without_kid = serde_json::json!({"keys": [jwk]}).to_string();
+        let defaults =
+            "{ type: jwt, jwks_file: jwks.json, issuer: 'https://issuer.test', audience: [leads] }";
+        let check = build_with_files(defaults, &[], &[("jwks.json", with_kid.as_bytes())]).unwrap();
+        assert!(!check.needs_body());
+        let fresh = now() + 600;
+        assert!(verify(&*check, &token(Some("k1"), &signing, fresh), b"", 0).is_ok());
+        assert!(verify(&*check, &token(None, &signing, fresh), b"", 0).is_ok());
+        // Within the default leeway, and past it.
+        assert!(verify(&*check, &token(Some("k1"), &signing, now() - 10), b"", 0).is_ok());
+        assert_eq!(
+            verify(&*check, &token(Some("k1"), &signing, now() - 120), b"", 0).unwrap_err(),
+            Denied::Expired
+        );
+        let check =
+            build_with_files(defaults, &[], &[("jwks.json", without_kid.as_bytes())]).unwrap();
+        assert!(verify(&*check, &token(Some("k1"), &signing, fresh), b"", 0).is_ok());
+    }
+
+    /// From mutation testing: what a JWKS may not hold, with RSA moduli at
+    /// the size limit.
+    #[test]
+    fn a_jwks_holds_signing_public_keys_of_enough_bits() {
+        let build = |jwk: serde_json::Value| {
+            let set = serde_json::json!({"keys": [jwk]}).to_string();
+            build_with_files(CONFIG, &[], &[("jwks.json", set.as_bytes())])
+                .map(|_| ())
+                .map_err(|e| e.replace("`jwks.json`: ", ""))
+        };
+        let rsa = |modulus: Vec<u8>| serde_json::json!({"kty": "RSA", "n": URL_SAFE_NO_PAD.encode(modulus), "e": "AQAB"});
+        let full = |len: usize| {
+            let mut n = vec![0xc5; len];
+            n[len - 1] = 0x01;
+            n
+        };
+        assert_eq!(build(rsa(full(256))), Ok(()));
+        let mut padded = full(256);
+        padded.insert(0, 0);
+        assert_eq!(build(rsa(padded)), Ok(()));
+        assert_eq!(
+            build(rsa(full(255))),
+            Err("key 0 is an RSA key of about 2040 bits; at least 2048 are needed".into())
+        );
+        let mut short = full(255);
+        short.insert(0, 0);
+        assert_eq!(
+            build(rsa(short)),
+            Err("key 0 is an RSA key of about 2040 bits; at least 2048 are needed".into())
+        );
+        let (mut ec, _) = key("k");
+        ec["use"] = "enc".into();
+        assert!(build(ec).unwrap_err().contains("meant for encryption"));
+        let oct = serde_json::json!({"kty": "oct", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"});
+        assert!(build(oct).unwrap_err().contains("shared secret"));
+    }
 }

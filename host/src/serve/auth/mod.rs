@@ -229,6 +229,88 @@ pub(crate) mod tests {
         map
     }
 
+    /// From mutation testing: each scheme checks its own configuration
+    /// (the error names the key under `auth`), says whether it needs the
+    /// body, and labels its refusals as documented.
+    #[test]
+    fn each_scheme_checks_its_configuration_and_says_what_it_needs() {
+        let refused = [
+            (
+                "{ type: api-key, keys: [] }",
+                "auth.keys: name at least one secret",
+            ),
+            (
+                "{ type: api-key, header: 'x y', keys: [k] }",
+                "auth.header: `x y` is not a valid header name",
+            ),
+            (
+                "{ type: api-key, keys: [k, 'k=v'] }",
+                "auth.keys[1]: a secret name is",
+            ),
+            (
+                "{ type: hmac-sha256, header: 'x y', encoding: hex, secrets: [k] }",
+                "auth.header: `x y` is not a valid header name",
+            ),
+            (
+                "{ type: hmac-sha256, header: X-Sig, encoding: hex, secrets: [] }",
+                "auth.secrets: name at least one secret",
+            ),
+            (
+                "{ type: standard-webhooks, secrets: [] }",
+                "auth.secrets: name at least one secret",
+            ),
+            (
+                "{ type: standard-webhooks, secrets: [k], tolerance_seconds: 0 }",
+                "auth.tolerance_seconds: ",
+            ),
+            (
+                "{ type: jwt, jwks_file: j.json, issuer: '', audience: [a] }",
+                "auth.issuer: must not be empty",
+            ),
+            (
+                "{ type: jwt, jwks_file: j.json, issuer: i, audience: [] }",
+                "auth.audience: name at least one audience",
+            ),
+            (
+                "{ type: jwt, jwks_file: j.json, issuer: i, audience: [a], algorithms: [] }",
+                "auth.algorithms: name at least one algorithm",
+            ),
+            (
+                "{ type: jwt, jwks_file: j.json, issuer: i, audience: [a], algorithms: [ES256, HS256] }",
+                "auth.algorithms[1]: `HS256` is not one of RS256,",
+            ),
+        ];
+        for (config, expected) in refused {
+            match build_with(config, &[]) {
+                Ok(_) => panic!("{config} was accepted"),
+                Err(error) => assert!(error.starts_with(expected), "{config}: {error}"),
+            }
+        }
+
+        let key: &[u8] = b"a-key-of-thirty-two-bytes-000000";
+        let whsec = b"whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+        for (config, needs_body) in [
+            ("{ type: api-key, keys: [k] }", false),
+            (
+                "{ type: hmac-sha256, header: X-Sig, encoding: hex, secrets: [k] }",
+                true,
+            ),
+            ("{ type: standard-webhooks, secrets: [w] }", true),
+        ] {
+            let check = build_with(config, &[("k", key), ("w", whsec)]).unwrap();
+            assert_eq!(check.needs_body(), needs_body, "{config}");
+        }
+
+        let labels = [
+            Denied::Missing,
+            Denied::Invalid,
+            Denied::Expired,
+            Denied::Replayed,
+        ]
+        .map(Denied::reason);
+        assert_eq!(labels, ["missing", "invalid", "expired", "replayed"]);
+    }
+
     /// A request with these headers and body at `now`.
     pub(crate) fn verify(
         check: &dyn InboundCheck,

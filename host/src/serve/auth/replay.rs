@@ -185,6 +185,39 @@ mod tests {
         assert_eq!(cache.len(), 2);
     }
 
+    /// From mutation testing: the ends of windows, ids with different
+    /// windows, and released ids in the queue.
+    #[test]
+    fn an_id_is_forgotten_exactly_when_its_window_ends() {
+        let start = Instant::now();
+        let short = Duration::from_secs(10);
+
+        // A short window behind a long one at the front of the queue.
+        let cache = ReplayCache::new(10);
+        assert!(cache.is_empty());
+        assert_eq!(cache.take_at("long", WINDOW, start), Taken::Fresh);
+        assert_eq!(cache.take_at("short", short, start), Taken::Fresh);
+        assert!(!cache.is_empty());
+        assert_eq!(cache.take_at("short", WINDOW, start + short), Taken::Fresh);
+
+        // One place: the id that held it is forgotten when its window ends,
+        // not a moment later.
+        let cache = ReplayCache::new(1);
+        assert_eq!(cache.take_at("a", short, start), Taken::Fresh);
+        assert_eq!(cache.take_at("b", short, start + short), Taken::Fresh);
+        assert_eq!(cache.len(), 1);
+
+        // A released id's entry at the front does not keep a later id that
+        // has expired.
+        let cache = ReplayCache::new(1);
+        assert_eq!(cache.take_at("a", WINDOW, start), Taken::Fresh);
+        cache.release("a");
+        assert!(cache.is_empty());
+        assert_eq!(cache.take_at("b", short, start), Taken::Fresh);
+        let later = start + short + Duration::from_secs(1);
+        assert_eq!(cache.take_at("c", short, later), Taken::Fresh);
+    }
+
     #[test]
     fn memory_stays_bounded_under_a_flood_of_ids() {
         let cache = ReplayCache::new(1000);

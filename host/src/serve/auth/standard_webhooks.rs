@@ -163,6 +163,44 @@ mod tests {
         );
     }
 
+    /// From mutation testing: the ends of the timestamp window and of the
+    /// id's length.
+    #[test]
+    fn the_window_and_the_id_length_hold_at_their_ends() {
+        let key = [7u8; 24];
+        let check = build_with(
+            "{ type: standard-webhooks, secrets: [k], tolerance_seconds: 300 }",
+            &[("k", &whsec(&key))],
+        )
+        .unwrap();
+        let request = |id: &str| {
+            let signature = BASE64.encode(hmac(&key, &[id.as_bytes(), b".1000.", b"{}"]));
+            headers(&[
+                ("webhook-id", id),
+                ("webhook-timestamp", "1000"),
+                ("webhook-signature", &format!("v1,{signature}")),
+            ])
+        };
+        let h = request("msg_1");
+        assert!(verify(&*check, &h, b"{}", 1300).is_ok());
+        assert!(verify(&*check, &h, b"{}", 700).is_ok());
+        assert_eq!(
+            verify(&*check, &h, b"{}", 699).unwrap_err(),
+            Denied::Expired
+        );
+        let longest = "i".repeat(MAX_ID);
+        assert!(verify(&*check, &request(&longest), b"{}", 1000).is_ok());
+        let too_long = "i".repeat(MAX_ID + 1);
+        assert_eq!(
+            verify(&*check, &request(&too_long), b"{}", 1000).unwrap_err(),
+            Denied::Invalid
+        );
+        assert_eq!(
+            verify(&*check, &request(""), b"{}", 1000).unwrap_err(),
+            Denied::Invalid
+        );
+    }
+
     /// Rotation (hardening, item 14): a message signed with any configured
     /// secret verifies; once removed, the old one does not.
     #[test]

@@ -49,9 +49,13 @@ impl Throttle {
 
     /// `Some(seconds to wait)` when the client is throttled.
     pub fn blocked(&self, client: IpAddr) -> Option<u64> {
+        self.blocked_at(client, Instant::now())
+    }
+
+    fn blocked_at(&self, client: IpAddr, now: Instant) -> Option<u64> {
         let clients = self.clients.lock().ok()?;
         let (start, failures) = clients.windows.get(&client)?;
-        let elapsed = start.elapsed();
+        let elapsed = now.saturating_duration_since(*start);
         if *failures >= self.max_failures && elapsed < self.window {
             Some((self.window - elapsed).as_secs().max(1))
         } else {
@@ -134,6 +138,34 @@ mod tests {
         assert!(throttle.blocked(ip).is_none());
         throttle.failed(ip);
         assert!(throttle.blocked(ip).is_some());
+    }
+
+    /// From mutation testing: the window's end, the wait, and a window
+    /// begun again after one ended.
+    #[test]
+    fn a_client_waits_out_the_rest_of_its_window() {
+        let window = Duration::from_secs(60);
+        let throttle = Throttle::new(2, window);
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let start = Instant::now();
+        throttle.failed_at(ip, start);
+        throttle.failed_at(ip, start);
+        let at = |s: u64| start + Duration::from_secs(s);
+        assert_eq!(throttle.blocked_at(ip, at(10)), Some(50));
+        assert_eq!(
+            throttle.blocked_at(ip, start + window - Duration::from_millis(1)),
+            Some(1)
+        );
+        assert_eq!(throttle.blocked_at(ip, at(60)), None);
+
+        // A new window after the old one; another client's failure must not
+        // drop it (the old window's queue entry is stale, not current).
+        let other: IpAddr = "192.0.2.2".parse().unwrap();
+        throttle.failed_at(ip, at(61));
+        throttle.failed_at(other, at(62));
+        throttle.failed_at(ip, at(63));
+        assert_eq!(throttle.blocked_at(ip, at(64)), Some(57));
+        assert_eq!(throttle.blocked_at(other, at(64)), None);
     }
 
     /// Hardening (item 12): the table is bounded and a flood of addresses
