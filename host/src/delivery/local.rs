@@ -118,6 +118,11 @@ impl LocalStore {
         tx.commit().map_err(unavailable)
     }
 
+    /// The keyed hash a route's duplicate key is stored as.
+    pub fn dedup_key(&self, route: &str, key: &[u8]) -> String {
+        self.sealer.dedup_key(route, key)
+    }
+
     /// The store's file.
     pub fn file(&self) -> &Path {
         &self.file
@@ -278,6 +283,18 @@ impl LocalStore {
             meta.next_attempt = at;
             meta.last_status = Some(status.to_owned());
             meta.dead = false;
+            Change::Keep
+        })
+        .map(drop)
+    }
+
+    /// The delivery was taken but not tried (the proxy is stopping): due
+    /// again at `at`, its record otherwise unchanged.
+    pub fn release(&self, id: &str, at: u64) -> Result<(), StoreError> {
+        self.update(id, |meta| {
+            if !meta.dead {
+                meta.next_attempt = at;
+            }
             Change::Keep
         })
         .map(drop)

@@ -25,6 +25,11 @@ pub enum Settle {
         /// The attempt's status label.
         status: String,
     },
+    /// Not tried after all (the proxy is stopping): due again at `at`.
+    Release {
+        /// When.
+        at: u64,
+    },
     /// A dead letter.
     Dead {
         /// Attempts made.
@@ -52,6 +57,13 @@ fn joined<T>(
 }
 
 impl Queue {
+    /// The keyed hash a route's duplicate key is stored as.
+    pub fn dedup_key(&self, route: &str, key: &[u8]) -> String {
+        match self {
+            Queue::Local(store) => store.dedup_key(route, key),
+        }
+    }
+
     /// Stores a request's deliveries, all or none (see
     /// [`LocalStore::accept`]).
     pub async fn accept(
@@ -115,6 +127,7 @@ impl Queue {
                             at,
                             status,
                         } => store.retry_at(&id, attempts, at, &status),
+                        Settle::Release { at } => store.release(&id, at),
                         Settle::Dead { attempts, status } => {
                             store.dead(&id, attempts, now, &status)
                         }

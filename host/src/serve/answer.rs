@@ -73,6 +73,9 @@ pub(super) enum Refusal {
     },
     /// The upstream did not take the lead (502, 503 or 504).
     Upstream(UpstreamError),
+    /// A queued route's store could not take the filtered leads (503): the
+    /// lead is not accepted; the sender retries.
+    StoreUnavailable,
 }
 
 impl Refusal {
@@ -85,7 +88,8 @@ impl Refusal {
             | Refusal::ClientBusy
             | Refusal::RouteBusy
             | Refusal::ShuttingDown
-            | Refusal::ReplayFull { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            | Refusal::ReplayFull { .. }
+            | Refusal::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Refusal::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             Refusal::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Refusal::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -128,6 +132,7 @@ impl Refusal {
             Refusal::ReplayFull { .. } => "replay-cache-full",
             Refusal::Filter { .. } => "filter",
             Refusal::Upstream(error) => error.kind(),
+            Refusal::StoreUnavailable => "store-unavailable",
         }
     }
 
@@ -158,6 +163,7 @@ impl Refusal {
                 Some(1)
             }
             Refusal::Throttled { wait } | Refusal::ReplayFull { wait } => Some(*wait),
+            Refusal::StoreUnavailable => Some(5),
             Refusal::Upstream(UpstreamError::Status { retry_after, .. }) => *retry_after,
             _ => None,
         }

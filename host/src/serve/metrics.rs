@@ -35,6 +35,24 @@ struct RouteOnly {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteState {
+    route: String,
+    state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteOutcome {
+    route: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteAttempt {
+    route: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReloadResult {
     result: String,
 }
@@ -56,6 +74,10 @@ pub struct Metrics {
     upstream_seconds: Family<RouteOnly, Histogram, fn() -> Histogram>,
     reloads: Family<ReloadResult, Counter>,
     in_flight: Gauge,
+    queue_depth: Family<RouteState, Gauge>,
+    queue_oldest: Family<RouteOnly, Gauge>,
+    deliveries: Family<RouteOutcome, Counter>,
+    attempts: Family<RouteAttempt, Counter>,
 }
 
 impl Default for Metrics {
@@ -82,7 +104,7 @@ impl Default for Metrics {
         let refusals = Family::<RouteReason, Counter>::default();
         registry.register(
             "refusals",
-            "Requests refused before the filter for the proxy's own limits, by reason (busy, client-busy, route-busy, shutting-down, too-large, body-timeout, body, replay-cache-full)",
+            "Requests refused before the filter for the proxy's own limits, by reason (busy, client-busy, route-busy, shutting-down, too-large, body-timeout, body, replay-cache-full, store-unavailable)",
             refusals.clone(),
         );
         let filter_seconds: Family<RouteOnly, Histogram, fn() -> Histogram> =
@@ -111,7 +133,35 @@ impl Default for Metrics {
             "Requests being handled",
             in_flight.clone(),
         );
+        let queue_depth = Family::<RouteState, Gauge>::default();
+        registry.register(
+            "queue_depth",
+            "Queued deliveries, by route and state (pending, dead)",
+            queue_depth.clone(),
+        );
+        let queue_oldest = Family::<RouteOnly, Gauge>::default();
+        registry.register(
+            "queue_oldest_seconds",
+            "Age of the oldest pending delivery, by route",
+            queue_oldest.clone(),
+        );
+        let deliveries = Family::<RouteOutcome, Counter>::default();
+        registry.register(
+            "deliveries",
+            "Queued deliveries finished, by outcome (delivered, dead, duplicate)",
+            deliveries.clone(),
+        );
+        let attempts = Family::<RouteAttempt, Counter>::default();
+        registry.register(
+            "delivery_attempts",
+            "Delivery attempts, by the upstream's status (or not-sent, unknown)",
+            attempts.clone(),
+        );
         Metrics {
+            queue_depth,
+            queue_oldest,
+            deliveries,
+            attempts,
             registry,
             requests,
             filter_failures,
@@ -126,6 +176,44 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// A route's queue: pending and dead deliveries, and the age of the
+    /// oldest pending one.
+    pub fn queue(&self, route: &str, pending: u64, dead: u64, oldest_seconds: u64) {
+        for (state, count) in [("pending", pending), ("dead", dead)] {
+            self.queue_depth
+                .get_or_create(&RouteState {
+                    route: route.to_owned(),
+                    state: state.to_owned(),
+                })
+                .set(i64::try_from(count).unwrap_or(i64::MAX));
+        }
+        self.queue_oldest
+            .get_or_create(&RouteOnly {
+                route: route.to_owned(),
+            })
+            .set(i64::try_from(oldest_seconds).unwrap_or(i64::MAX));
+    }
+
+    /// A queued delivery finished: `delivered`, `dead` or `duplicate`.
+    pub fn delivery(&self, route: &str, outcome: &str) {
+        self.deliveries
+            .get_or_create(&RouteOutcome {
+                route: route.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    /// A delivery attempt ended with `status`.
+    pub fn attempt(&self, route: &str, status: &str) {
+        self.attempts
+            .get_or_create(&RouteAttempt {
+                route: route.to_owned(),
+                status: status.to_owned(),
+            })
+            .inc();
+    }
+
     /// A request was answered.
     pub fn request(&self, route: &str, status: u16) {
         self.requests

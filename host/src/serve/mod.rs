@@ -18,9 +18,14 @@
 //! | the upstream answers 429 or 503 with `Retry-After` | 503 with that `Retry-After` |
 //! | the upstream is too slow | 504 (the sender retries) |
 //! | too many requests at once (in all, on the route, from the address), the replay cache full, or shutting down | 503 with `Retry-After` |
+//! | a queued route: the filtered leads are stored | 202 with the delivery ids |
+//! | a queued route: the store cannot take them | 503 `store-unavailable` |
 //!
 //! The rooms: [`server`] (lifecycle, listening, reload, shutdown),
-//! `routes` (what a route loads, its share), `pipeline` (one request),
+//! `routes` (what a route loads, its share), `pipeline` (one request, up
+//! to the filter), `filtering` (one target's filter run and audit line),
+//! `direct` (forwarding while the sender waits), `queued` (storing for
+//! later, duplicates, fan-out), `deliverer` (attempts from the store),
 //! `answer` (the one refusal type), [`auth`] (one file per inbound scheme),
 //! [`upstream`], [`config`], [`log`], [`metrics`].
 //!
@@ -46,7 +51,11 @@ pub mod server;
 pub mod upstream;
 
 mod answer;
+mod deliverer;
+mod direct;
+mod filtering;
 mod pipeline;
+mod queued;
 mod routes;
 mod shared;
 

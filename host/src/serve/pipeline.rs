@@ -17,31 +17,64 @@ use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::answer::{Refusal, answer, seconds};
 use super::auth::{Denied, Inbound, Taken};
+use super::config::OnRefused;
+use super::filtering::Refused;
 use super::metrics;
-use super::routes::{Route, RouteState};
+use super::routes::Route;
 use super::shared::{Shared, Work};
-use crate::filter::TransformError;
 
 /// What happened to a request, for the access log.
-struct Handled {
-    response: Response<Full<Bytes>>,
-    /// `forwarded`, or the refusal's outcome.
-    outcome: &'static str,
+pub(super) struct Handled {
+    pub(super) response: Response<Full<Bytes>>,
+    /// `forwarded`, `queued`, `duplicate`, `acknowledged`, or the
+    /// refusal's outcome.
+    pub(super) outcome: &'static str,
     /// The failure kind or check reason, if any.
-    detail: Option<&'static str>,
+    pub(super) detail: Option<&'static str>,
 }
 
 impl Handled {
-    fn refused(refusal: &Refusal, request_id: &str) -> Handled {
+    pub(super) fn refused(refusal: &Refusal, request_id: &str) -> Handled {
         Handled {
             response: refusal.response(request_id),
             outcome: refusal.outcome(),
             detail: refusal.detail(),
         }
+    }
+
+    /// The policy refused the lead (every target's policy, on a route with
+    /// destinations): 422 with the kind, or with `on_refused: acknowledge`
+    /// a 200 that says so (for a refusal that is the lead's doing; the
+    /// proxy's own failures stay 500).
+    pub(super) fn filter_refused(
+        shared: &Shared,
+        route: &Route,
+        refused: Refused,
+        request_id: &str,
+    ) -> Handled {
+        let kind = refused.kind;
+        let refusal = Refusal::Filter {
+            kind,
+            paths: refused.paths,
+            lead_fault: refused.lead_fault,
+        };
+        refusal.count(&shared.metrics, &route.config.path);
+        if refused.lead_fault && route.config.on_refused == OnRefused::Acknowledge {
+            return Handled {
+                response: answer(
+                    StatusCode::OK,
+                    request_id,
+                    json!({"request_id": request_id, "status": "refused", "kind": kind}),
+                ),
+                outcome: "acknowledged",
+                detail: Some(kind),
+            };
+        }
+        Handled::refused(&refusal, request_id)
     }
 }
 
@@ -289,7 +322,11 @@ async fn route_request(
             }
         }
     }
-    let handled = filter_and_forward(shared, route, &state, body, request_id).await;
+    let handled = if route.config.is_queued() {
+        super::queued::accept(shared, route, &state, &parts.headers, body, request_id).await
+    } else {
+        super::direct::forward(shared, route, &state, body, request_id).await
+    };
     // An id stays taken unless the sender is asked to retry.
     if let Some((id, _)) = &verified.replay
         && handled.response.status().is_server_error()
@@ -297,128 +334,6 @@ async fn route_request(
         route.replay.release(id);
     }
     handled
-}
-
-/// Filters the lead in a fresh instance and forwards only the filtered
-/// lead; writes the audit line either way.
-async fn filter_and_forward(
-    shared: &Arc<Shared>,
-    route: &Route,
-    state: &Arc<RouteState>,
-    body: Bytes,
-    request_id: &str,
-) -> Handled {
-    let path = route.config.path.as_str();
-    let target = &state.targets[0];
-    let info = target.filter.info();
-    let audit = |forwarded: bool, fields: Value| {
-        let mut line = json!({
-            "request_id": request_id,
-            "route": path,
-            "policy": info.name,
-            "version": info.version,
-            "digest": info.digest,
-            "forwarded": forwarded,
-        });
-        if let (Value::Object(line), Value::Object(fields)) = (&mut line, fields) {
-            line.extend(fields);
-        }
-        shared.logs.audit.write("audit", line);
-    };
-    let refuse = |kind: &'static str, paths: Vec<String>, lead_fault: bool| {
-        let refusal = Refusal::Filter {
-            kind,
-            paths,
-            lead_fault,
-        };
-        refusal.count(&shared.metrics, path);
-        if let Refusal::Filter { paths, .. } = &refusal {
-            audit(false, json!({"failure": kind, "paths": paths}));
-        }
-        Handled::refused(&refusal, request_id)
-    };
-    let Ok(lead) = String::from_utf8(body.to_vec()) else {
-        return refuse("invalid-json", Vec::new(), true);
-    };
-    let Ok(permit) = route.filters.clone().acquire_owned().await else {
-        return refuse("runtime", Vec::new(), false);
-    };
-    let started = Instant::now();
-    let mut filter = target.filter.worker();
-    let (answer_tx, answer_rx) = tokio::sync::oneshot::channel();
-    let task = tokio::task::spawn_blocking(move || {
-        // A fresh instance for every lead: nothing crosses from one lead to
-        // the next.
-        let _ = answer_tx.send(filter.transform(&lead));
-        // Dropping the filter resets its instance's pool slot (the pages it
-        // wrote are copied back from the policy's image): done after the
-        // answer is handed over, off the request's path.
-        drop(filter);
-    });
-    // The sender is dropped unsent only if the task panicked.
-    let result = match answer_rx.await {
-        Ok(answer) => Some(answer),
-        Err(_) => {
-            let _ = task.await;
-            None
-        }
-    };
-    shared
-        .metrics
-        .filter_time(path, started.elapsed().as_secs_f64());
-    drop(permit);
-    let outcome = match result {
-        Some(Ok(outcome)) => outcome,
-        Some(Err(TransformError::Failure(failure))) => {
-            let paths = failure.paths().into_iter().map(str::to_owned).collect();
-            return refuse(failure.kind(), paths, true);
-        }
-        Some(Err(TransformError::Runtime(error))) => {
-            if !error.is_limit() {
-                shared.logs.events.write(
-                    "event",
-                    json!({"event": "runtime-error", "route": path, "request_id": request_id, "error": error.to_string()}),
-                );
-            }
-            return refuse(error.kind(), Vec::new(), error.is_limit());
-        }
-        None => return refuse("runtime", Vec::new(), false),
-    };
-    let changes: Vec<Value> = outcome
-        .changes
-        .iter()
-        .map(|c| json!({"path": c.path, "action": c.action}))
-        .collect();
-    let started = Instant::now();
-    let sent = target.upstream.send(outcome.lead, request_id, None).await;
-    shared
-        .metrics
-        .upstream_time(path, started.elapsed().as_secs_f64());
-    match sent {
-        Ok(status) => {
-            audit(true, json!({"changes": changes, "upstream_status": status}));
-            Handled {
-                response: answer(
-                    StatusCode::OK,
-                    request_id,
-                    json!({"request_id": request_id, "status": "forwarded"}),
-                ),
-                outcome: "forwarded",
-                detail: None,
-            }
-        }
-        Err(error) => {
-            let upstream_status = match error {
-                super::upstream::UpstreamError::Status { status, .. } => Some(status),
-                _ => None,
-            };
-            audit(
-                false,
-                json!({"changes": changes, "failure": error.kind(), "upstream_status": upstream_status}),
-            );
-            Handled::refused(&Refusal::Upstream(error), request_id)
-        }
-    }
 }
 
 fn new_request_id() -> String {
@@ -434,7 +349,7 @@ fn new_request_id() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn unix_now() -> u64 {
+pub(super) fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())

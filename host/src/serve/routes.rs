@@ -167,7 +167,7 @@ pub(super) fn load(
 /// Reads a named secret from its configured source or the default
 /// variable, decoded for its use. Errors name the secret and where it was
 /// looked for, never a value.
-fn read_secret(
+pub(super) fn read_secret(
     config: &Config,
     route: Option<&RouteConfig>,
     name: &str,

@@ -18,9 +18,11 @@ use super::log::{Logs, Sink};
 use super::metrics::Metrics;
 use super::routes::{self, Route, RouteState, Share};
 use super::shared::{ClientCounts, Shared, Work};
-use super::{auth, pipeline};
+use super::{auth, deliverer, pipeline};
+use crate::delivery::{LocalStore, Queue, Sealer};
 use crate::resolver::Resolver;
 use crate::runtime::{CacheSetting, RuntimeOptions};
+use crate::secrets::Kind;
 
 /// Why the proxy could not start.
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +70,8 @@ pub struct Server {
     shared: Arc<Shared>,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+    /// Delivers queued leads, with `store:`.
+    deliverer: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// How one route's reload went.
@@ -119,6 +123,7 @@ impl Server {
             addr: config.listen,
             error,
         })?;
+        let queue = open_store(&config)?;
         let shared = Arc::new(Shared {
             throttle: auth::Throttle::new(
                 config.throttle.max_failures,
@@ -134,6 +139,8 @@ impl Server {
             logs,
             ready: AtomicBool::new(true),
             reloading: tokio::sync::Mutex::new(()),
+            queue: queue.clone(),
+            deliver: tokio::sync::Notify::new(),
         });
         for route in shared.routes.values() {
             let state = route.current();
@@ -161,12 +168,15 @@ impl Server {
             }),
         );
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let deliverer = queue
+            .map(|queue| tokio::spawn(deliverer::run(shared.clone(), queue, shutdown_rx.clone())));
         let task = tokio::spawn(accept_loop(listener, tls, shared.clone(), shutdown_rx));
         Ok(Server {
             local_addr,
             shared,
             shutdown,
             task,
+            deliverer,
         })
     }
 
@@ -258,6 +268,11 @@ impl Server {
                 .saturating_add(1000),
         );
         let _ = tokio::time::timeout(bound, self.shared.work.idle()).await;
+        // Attempts in flight finish and are recorded (each bounded by its
+        // upstream's timeout); pending deliveries stay in the store.
+        if let Some(deliverer) = self.deliverer {
+            let _ = tokio::time::timeout(bound, deliverer).await;
+        }
         self.shared
             .logs
             .events
@@ -269,6 +284,34 @@ fn setup(key: &str, message: String) -> ServeError {
     ServeError::Setup {
         key: key.to_owned(),
         message,
+    }
+}
+
+/// Opens the store of queued leads, with `store:`: its key from its
+/// secret, its directory created 0700.
+fn open_store(config: &Config) -> Result<Option<Queue>, ServeError> {
+    let Some(store) = &config.store else {
+        return Ok(None);
+    };
+    let key = routes::read_secret(config, None, &store.key, Kind::StoreKey)
+        .map_err(|e| setup("store.key", e))?;
+    match store.kind {
+        config::StoreType::Local => {
+            let Some(path) = &store.path else {
+                return Err(setup(
+                    "store.path",
+                    "a local store needs its directory".into(),
+                ));
+            };
+            let local =
+                LocalStore::open(&config.resolve(path), Sealer::new(&key), store.max_bytes())
+                    .map_err(|e| setup("store", e.to_string()))?;
+            Ok(Some(Queue::Local(Arc::new(local))))
+        }
+        config::StoreType::Nats => Err(setup(
+            "store.type",
+            "`nats` is not in this version yet: use `type: local`".into(),
+        )),
     }
 }
 

@@ -13,6 +13,7 @@ use super::config::Config;
 use super::log::Logs;
 use super::metrics::Metrics;
 use super::routes::Route;
+use crate::delivery::Queue;
 use crate::resolver::Resolver;
 
 /// What every request shares.
@@ -32,6 +33,10 @@ pub(super) struct Shared {
     pub(super) work: Work,
     pub(super) ready: AtomicBool,
     pub(super) reloading: tokio::sync::Mutex<()>,
+    /// Where queued leads wait, with `store:`.
+    pub(super) queue: Option<Queue>,
+    /// Wakes the deliverer when a lead was queued.
+    pub(super) deliver: Notify,
 }
 
 /// Requests being handled: each holds a [`WorkGuard`], and

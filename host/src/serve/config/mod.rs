@@ -518,14 +518,17 @@ impl Config {
                 ));
             }
         }
-        // Queued delivery (SPEC §8) is read and checked above, but this
-        // version does not queue yet: refused rather than forwarded
-        // directly behind the user's back.
-        if self.store.is_some() {
+        // The NATS store (SPEC §8) is read and checked above, but this
+        // version does not have it yet: refused rather than queued
+        // somewhere else behind the user's back.
+        if self
+            .store
+            .as_ref()
+            .is_some_and(|s| s.kind == StoreType::Nats)
+        {
             return Err((
-                "store".into(),
-                "queued delivery is not in this version yet: remove `store:` and use direct routes"
-                    .into(),
+                "store.type".into(),
+                "`nats` is not in this version yet: use `type: local`".into(),
             ));
         }
         Ok(())
@@ -808,13 +811,21 @@ routes:
 "#;
 
     #[test]
-    fn delivery_settings_are_read_and_checked_and_queueing_is_refused_for_now() {
-        // Everything in SPEC §8's examples reads; the one error left is
-        // that this version does not queue.
-        let err = error(QUEUED);
+    fn delivery_settings_are_read_and_checked() {
+        // Everything in SPEC §8's examples reads.
+        let config = parse(QUEUED).unwrap();
+        assert!(config.routes.iter().all(RouteConfig::is_queued));
+        assert_eq!(config.routes[1].targets().len(), 2);
+        assert!(config.routes[1].dedup().is_some());
+        // The NATS store is checked, and refused: not in this version yet.
+        let nats = QUEUED.replace(
+            "type: local, path: /var/lib/leadfilter,",
+            "type: nats, urls: ['nats://127.0.0.1:4222'],",
+        );
         assert!(
-            err.contains("store: queued delivery is not in this version yet"),
-            "{err}"
+            error(&nats).contains("store.type: `nats` is not in this version yet"),
+            "{}",
+            error(&nats)
         );
         let without_store = QUEUED.replace(
             "store: { type: local, path: /var/lib/leadfilter, key: queue-key }\n",

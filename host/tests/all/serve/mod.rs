@@ -5,5 +5,6 @@
 
 mod basics;
 mod hardening;
+mod queued;
 mod secrets;
 mod support;

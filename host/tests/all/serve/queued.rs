@@ -1,0 +1,501 @@
+//! Queued delivery on the local store (SPEC §8), over real HTTP: 202 only
+//! after the filtered lead is stored, attempts with one `Idempotency-Key`,
+//! the schedule, `Retry-After`, 410 and dead letters, duplicates, fan-out,
+//! `on_refused`, a full store, and `kill -9` of a real proxy process.
+
+use std::io::BufRead;
+use std::process::{Command, Stdio};
+
+use super::support::*;
+
+/// A store key (32 bytes and more) and the test secrets, in files.
+fn write_secrets(dir: &Path) -> String {
+    let mut secrets = String::from("secrets:\n");
+    for (name, value) in SECRETS
+        .iter()
+        .copied()
+        .chain([("store-key", "a-store-key-of-at-least-thirty-two-bytes")])
+    {
+        let path = dir.join(name);
+        std::fs::write(&path, value).unwrap();
+        secrets.push_str(&format!("  {name}: file:{}\n", path.display()));
+    }
+    secrets
+}
+
+/// A configuration with a local store in `dir/store` and one queued route
+/// at `/hook` to `url`, with this `delivery:` (YAML flow) and more route
+/// keys.
+fn queued_config(
+    dir: &Path,
+    url: &str,
+    delivery: &str,
+    route_extra: &str,
+    store_extra: &str,
+) -> String {
+    format!(
+        r#"
+listen: 127.0.0.1:0
+{secrets}
+store: {{ type: local, path: {store}, key: store-key{store_extra} }}
+limits: {{ upstream_timeout_ms: 2000 }}
+routes:
+  - path: /hook
+    policy: {policy}
+    auth: {API_KEY}
+    upstream: {{ url: '{url}', allow_http_loopback: true }}
+    delivery: {delivery}
+{route_extra}
+"#,
+        secrets = write_secrets(dir),
+        store = dir.join("store").display(),
+        policy = policy_file(1).display(),
+    )
+}
+
+fn key() -> Vec<(&'static str, String)> {
+    api_key("new-api-key-for-tests")
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// Waits until `done` holds, polling.
+async fn until(what: &str, mut done: impl FnMut() -> bool) {
+    within(async {
+        while !done() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    let _ = what;
+}
+
+fn log_lines(logs: &Arc<Mutex<Vec<u8>>>) -> Vec<serde_json::Value> {
+    String::from_utf8(logs.lock().unwrap().clone())
+        .unwrap()
+        .lines()
+        .map(json)
+        .collect()
+}
+
+/// No file of the store holds a value of the lead, or a duplicate key.
+fn assert_store_clean(dir: &Path, also: &[&str]) {
+    for entry in std::fs::read_dir(dir.join("store")).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        for value in PII.iter().chain(also).chain(["Ada"].iter()) {
+            assert!(
+                !bytes.windows(value.len()).any(|w| w == value.as_bytes()),
+                "the store holds `{value}` in the clear"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_lead_is_answered_202_then_delivered_with_retries_under_one_key() {
+    let upstream = Upstream::start().await;
+    upstream.set(500, Duration::ZERO);
+    let dir = tempfile::tempdir().unwrap();
+    let text = queued_config(
+        dir.path(),
+        &upstream.url(),
+        "{ mode: queued, retry: [100ms, 500ms, 1s, 1s, 1s, 1s] }",
+        "",
+        "",
+    );
+    let (server, logs) = serve_logged(&text, dir.path()).await;
+    let answer = send(server.local_addr(), "POST", "/hook", &key(), &lead("Ada")).await;
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    let body = json(&answer.body);
+    assert_eq!(body["status"], "queued");
+    let id = body["delivery_id"].as_str().unwrap().to_owned();
+    let request_id = body["request_id"].as_str().unwrap().to_owned();
+    assert_store_clean(dir.path(), &[]);
+
+    until("two failed attempts", || upstream.hooks().len() >= 2).await;
+    upstream.set(200, Duration::ZERO);
+    until("delivered", || {
+        log_lines(&logs)
+            .iter()
+            .any(|l| l["outcome"] == "delivered" && l["delivery_id"] == id.as_str())
+    })
+    .await;
+    let hooks = upstream.hooks();
+    assert!(hooks.len() >= 3);
+    for hook in &hooks {
+        assert_eq!(hook.headers["idempotency-key"], id.as_str());
+        assert_eq!(hook.headers["x-request-id"], request_id.as_str());
+        assert_eq!(json(&hook.body)["first_name"], "Ada");
+    }
+    upstream.assert_clean();
+    let lines = log_lines(&logs);
+    let attempts: Vec<_> = lines
+        .iter()
+        .filter(|l| l["delivery_id"] == id.as_str() && l.get("attempt").is_some())
+        .collect();
+    assert_eq!(attempts[0]["outcome"], "retrying");
+    assert_eq!(attempts[0]["status"], "500");
+    assert_eq!(attempts[0]["attempt"], 1);
+    assert_eq!(attempts.last().unwrap()["outcome"], "delivered");
+    let queued = lines
+        .iter()
+        .find(|l| l["queued"] == true)
+        .expect("the accept's audit line");
+    assert_eq!(queued["delivery_id"], id.as_str());
+    let logs_text = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    for value in PII {
+        assert!(!logs_text.contains(value), "the logs hold {value}");
+    }
+    // Delivered: removed from the store, and counted.
+    let metrics = send(server.local_addr(), "GET", "/metrics", &[], "")
+        .await
+        .body;
+    assert!(
+        metrics.contains(r#"leadfilter_deliveries_total{route="/hook",outcome="delivered"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"leadfilter_delivery_attempts_total{route="/hook",status="500"}"#),
+        "{metrics}"
+    );
+    within(server.shutdown()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_is_waited_for_and_410_is_a_dead_letter_at_once() {
+    let upstream = Upstream::start().await;
+    upstream.set_retry_after(429, "1");
+    let dir = tempfile::tempdir().unwrap();
+    let text = queued_config(
+        dir.path(),
+        &upstream.url(),
+        "{ mode: queued, retry: [10ms, 10ms, 10ms, 10ms] }",
+        "",
+        "",
+    );
+    let (server, logs) = serve_logged(&text, dir.path()).await;
+    let answer = send(server.local_addr(), "POST", "/hook", &key(), &lead("Ada")).await;
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    until("the first attempt", || !upstream.hooks().is_empty()).await;
+    let first = std::time::Instant::now();
+    until("the second attempt", || upstream.hooks().len() >= 2).await;
+    // The schedule says 10 ms; the upstream asked for a second.
+    assert!(
+        first.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        first.elapsed()
+    );
+
+    upstream.set(410, Duration::ZERO);
+    until("dead", || {
+        log_lines(&logs).iter().any(|l| l["dead"] == true)
+    })
+    .await;
+    let attempts = upstream.hooks().len();
+    let dead = log_lines(&logs)
+        .into_iter()
+        .find(|l| l["dead"] == true)
+        .unwrap();
+    assert_eq!(dead["outcome"], "refused-by-upstream");
+    assert_eq!(dead["status"], "410");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        upstream.hooks().len(),
+        attempts,
+        "a dead letter is not tried again"
+    );
+    within(server.shutdown()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_gets_the_first_delivery_id_and_is_not_queued_again() {
+    let upstream = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let text = queued_config(
+        dir.path(),
+        &upstream.url(),
+        r#"{ mode: queued, dedup: { from: "header:x-event-id", window: 1h } }"#,
+        "",
+        "",
+    );
+    let (server, logs) = serve_logged(&text, dir.path()).await;
+    let mut headers = key();
+    headers.push(("x-event-id", "evt-secret-0001".into()));
+    let first = send(server.local_addr(), "POST", "/hook", &headers, &lead("Ada")).await;
+    assert_eq!(first.status, 202, "{}", first.body);
+    let second = send(server.local_addr(), "POST", "/hook", &headers, &lead("Ada")).await;
+    assert_eq!(second.status, 200, "{}", second.body);
+    let (first, second) = (json(&first.body), json(&second.body));
+    assert_eq!(second["status"], "duplicate");
+    assert_eq!(second["delivery_id"], first["delivery_id"]);
+    // Another key is another lead.
+    headers[1].1 = "evt-secret-0002".into();
+    let third = send(server.local_addr(), "POST", "/hook", &headers, &lead("Ada")).await;
+    assert_eq!(third.status, 202, "{}", third.body);
+    until("two deliveries", || {
+        log_lines(&logs)
+            .iter()
+            .filter(|l| l["outcome"] == "delivered")
+            .count()
+            == 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(upstream.hooks().len(), 2);
+    // The duplicate key is kept as a keyed hash only.
+    assert_store_clean(dir.path(), &["evt-secret-0001", "evt-secret-0002"]);
+    within(server.shutdown()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_or_broken_store_answers_503_and_accepts_nothing() {
+    let upstream = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let text = queued_config(
+        dir.path(),
+        &upstream.url(),
+        "{ mode: queued }",
+        "",
+        ", max_bytes: 1024",
+    );
+    let (server, logs) = serve_logged(&text, dir.path()).await;
+    let answer = send(server.local_addr(), "POST", "/hook", &key(), &lead("Ada")).await;
+    assert_eq!(answer.status, 503, "{}", answer.body);
+    assert_eq!(json(&answer.body)["error"], "store-unavailable");
+    assert!(answer.headers.contains_key("retry-after"));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(upstream.hooks().is_empty());
+    let logs = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains(r#""event":"store-error""#), "{logs}");
+    for value in PII {
+        assert!(!logs.contains(value), "the logs hold {value}");
+    }
+    within(server.shutdown()).await;
+
+    // A store directory that others may write is refused at start.
+    let open = tempfile::tempdir().unwrap();
+    let text = queued_config(open.path(), &upstream.url(), "{ mode: queued }", "", "");
+    std::fs::create_dir(open.path().join("store")).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            open.path().join("store"),
+            std::fs::Permissions::from_mode(0o777),
+        )
+        .unwrap();
+    }
+    let config = Config::from_yaml(&text, Path::new("t.yaml"), open.path()).unwrap();
+    let err = start_error(config).await;
+    assert!(err.starts_with("store: "), "{err}");
+}
+
+/// A policy that refuses every test lead (it requires a country).
+fn refusing_policy(dir: &Path) -> PathBuf {
+    let path = dir.join("refusing.json");
+    std::fs::write(
+        &path,
+        r#"{"apiVersion":"leadfilter/v1","name":"refusing","version":"1.0.0","require":[{"path":"/country","equals":"DE","reason":"German leads only"}],"fields":{"/first_name":"keep"}}"#,
+    )
+    .unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_webhook_fans_out_to_three_destinations_with_one_refusing_and_one_down() {
+    let upstream = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let down = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let down_url = format!("http://{}/down", down.local_addr().unwrap());
+    drop(down);
+    let text = format!(
+        r#"
+listen: 127.0.0.1:0
+{secrets}
+store: {{ type: local, path: {store}, key: store-key }}
+routes:
+  - path: /hook
+    auth: {API_KEY}
+    on_refused: acknowledge
+    destinations:
+      - {{ name: crm, policy: {v1}, upstream: {{ url: 'http://{addr}/crm', allow_http_loopback: true }}, delivery: {{ mode: queued }} }}
+      - {{ name: de-only, policy: {refusing}, upstream: {{ url: 'http://{addr}/de', allow_http_loopback: true }}, delivery: {{ mode: queued }} }}
+      - {{ name: sheet, policy: {v2}, upstream: {{ url: '{down_url}', allow_http_loopback: true }}, delivery: {{ mode: queued, retry: [50ms, 50ms, 1h] }} }}
+"#,
+        secrets = write_secrets(dir.path()),
+        store = dir.path().join("store").display(),
+        v1 = policy_file(1).display(),
+        v2 = policy_file(2).display(),
+        refusing = refusing_policy(dir.path()).display(),
+        addr = upstream.addr,
+    );
+    let (server, logs) = serve_logged(&text, dir.path()).await;
+    let answer = send(server.local_addr(), "POST", "/hook", &key(), &lead("Ada")).await;
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    let body = json(&answer.body);
+    let destinations = &body["destinations"];
+    assert_eq!(destinations["crm"]["status"], "queued");
+    assert_eq!(destinations["sheet"]["status"], "queued");
+    assert_eq!(destinations["de-only"]["status"], "refused");
+    assert_eq!(destinations["de-only"]["kind"], "rejected");
+    assert_ne!(
+        destinations["crm"]["delivery_id"],
+        destinations["sheet"]["delivery_id"]
+    );
+
+    until("the crm delivery", || {
+        upstream.received().iter().any(|r| r.path == "/crm")
+    })
+    .await;
+    let sheet = destinations["sheet"]["delivery_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    until("the sheet's attempts", || {
+        log_lines(&logs)
+            .iter()
+            .filter(|l| l["delivery_id"] == sheet.as_str() && l["status"] == "not-sent")
+            .count()
+            >= 2
+    })
+    .await;
+    let received = upstream.received();
+    assert!(
+        received.iter().all(|r| r.path == "/crm"),
+        "only the crm got it"
+    );
+    assert_eq!(json(&received[0].body)["first_name"], "Ada");
+    upstream.assert_clean();
+    let lines = log_lines(&logs);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["destination"] == "de-only" && l["failure"] == "rejected")
+    );
+
+    // Every destination refuses: with `on_refused: acknowledge`, a 200
+    // that says so, and nothing is queued.
+    let refused = send(server.local_addr(), "POST", "/hook", &key(), NO_CONSENT).await;
+    assert_eq!(refused.status, 200, "{}", refused.body);
+    let refused = json(&refused.body);
+    assert_eq!(refused["status"], "refused");
+    assert_eq!(refused["kind"], "rejected");
+    within(server.shutdown()).await;
+}
+
+/// `kill -9` of a real proxy process while leads come in: every lead
+/// answered 202 is delivered after a restart, each under its delivery id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_lead_answered_202_survives_kill_9() {
+    let upstream = Upstream::start().await;
+    upstream.set(503, Duration::ZERO);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("serve.yaml");
+    std::fs::write(
+        &config,
+        queued_config(
+            dir.path(),
+            &upstream.url(),
+            &format!("{{ mode: queued, retry: [{}] }}", ["100ms"; 100].join(", ")),
+            "",
+            "",
+        ),
+    )
+    .unwrap();
+    let start = || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_leadfilter"))
+            .arg("serve")
+            .arg(&config)
+            .env(
+                "LEADFILTER_CACHE_DIR",
+                Path::new(env!("CARGO_TARGET_TMPDIR")).join("wasmtime-cache"),
+            )
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut lines = stderr.lines();
+        let addr: SocketAddr = loop {
+            let line = lines
+                .next()
+                .expect("the proxy said where it listens")
+                .unwrap();
+            if line.contains(r#""event":"listening""#) {
+                break json(&line)["addr"].as_str().unwrap().parse().unwrap();
+            }
+        };
+        // Keep reading, so that the proxy never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        (child, addr)
+    };
+    let (mut child, addr) = start();
+    let post = move |i: usize| async move {
+        let client: Client<HttpConnector, Full<Bytes>> =
+            Client::builder(TokioExecutor::new()).build_http();
+        let request = Request::post(format!("http://{addr}/hook"))
+            .header("x-api-key", "new-api-key-for-tests")
+            .body(Full::new(Bytes::from(lead(&format!("Ada{i}")))))
+            .unwrap();
+        let response = client.request(request).await.ok()?;
+        if response.status() != 202 {
+            return None;
+        }
+        let body = response.into_body().collect().await.ok()?.to_bytes();
+        let body: serde_json::Value = serde_json::from_slice(&body).ok()?;
+        Some(body["delivery_id"].as_str()?.to_owned())
+    };
+    // A first wave, all accepted; then a burst with the kill in its middle.
+    let mut accepted = Vec::new();
+    let mut sends = tokio::task::JoinSet::new();
+    for i in 0..15 {
+        sends.spawn(post(i));
+    }
+    while let Some(result) = sends.join_next().await {
+        accepted.push(result.unwrap().expect("accepted before the kill"));
+    }
+    for i in 15..60 {
+        sends.spawn(post(i));
+    }
+    tokio::time::sleep(Duration::from_millis(15)).await;
+    child.kill().unwrap();
+    while let Some(result) = sends.join_next().await {
+        if let Some(id) = result.unwrap() {
+            accepted.push(id);
+        }
+    }
+    let _ = child.wait();
+    assert!(
+        !accepted.is_empty(),
+        "some leads were accepted before the kill"
+    );
+    upstream.set(200, Duration::ZERO);
+    let (mut child, _) = start();
+    let delivered = |upstream: &Upstream| {
+        let keys: std::collections::HashSet<String> = upstream
+            .hooks()
+            .iter()
+            .filter(|r| r.headers.contains_key("idempotency-key"))
+            .filter_map(|r| {
+                r.headers["idempotency-key"]
+                    .to_str()
+                    .ok()
+                    .map(str::to_owned)
+            })
+            .collect();
+        accepted.iter().all(|id| keys.contains(id))
+    };
+    let result = tokio::time::timeout(Duration::from_secs(60), async {
+        while !delivered(&upstream) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(result.is_ok(), "not every accepted lead was delivered");
+    upstream.assert_clean();
+    assert_store_clean(dir.path(), &[]);
+}
