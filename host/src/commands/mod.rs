@@ -11,6 +11,7 @@ mod check;
 mod compile;
 mod init;
 mod inspect;
+mod queue;
 mod run;
 mod serve;
 mod test;
@@ -38,6 +39,8 @@ enum Command {
     Run(run::RunArgs),
     /// Run the webhook proxy: authenticate, filter, forward; fail closed.
     Serve(serve::ServeArgs),
+    /// Show and manage what waits in a proxy's store (never a lead's content).
+    Queue(queue::QueueArgs),
     /// Write a starter policy, input schema and test file from a sample lead.
     Init(init::InitArgs),
     /// Run policy unit tests (`*.test.yaml`) against compiled policies.
@@ -80,6 +83,7 @@ pub fn run() -> CommandResult {
         Command::Inspect(args) => inspect::run(args),
         Command::Run(args) => run::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Queue(args) => queue::run(args),
         Command::Test(args) => test::run(args),
         Command::Init(args) => init::run(args),
     }

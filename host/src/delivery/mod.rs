@@ -9,10 +9,13 @@
 //! - [`local`]: `store.type: local`, one redb file.
 //! - [`queue`]: the one async interface a running proxy uses, whichever
 //!   the store.
+//! - [`control`]: `leadfilter queue` asking a running proxy (a Unix socket
+//!   in the store's directory).
 //! - [`attempt`]: what an attempt's outcome means: delivered, retried
 //!   when, or dead, and its audit outcome.
 
 pub mod attempt;
+pub mod control;
 pub mod local;
 pub mod queue;
 pub mod schedule;

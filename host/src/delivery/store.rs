@@ -86,7 +86,7 @@ pub struct Due {
 }
 
 /// Counts of one route.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RouteStats {
     /// Deliveries waiting for an attempt.
     pub pending: u64,

@@ -13,7 +13,7 @@ use super::config::{Config, RouteConfig};
 use super::upstream::Upstream;
 use crate::filter::Filter;
 use crate::resolver::Resolver;
-use crate::secrets::{Kind, SecretArg, SecretError, Sources, default_env_var};
+use crate::secrets::Kind;
 
 /// One route as it is served.
 #[derive(Debug)]
@@ -124,7 +124,7 @@ pub(super) fn load(
     config: &Config,
     route: &RouteConfig,
 ) -> Result<RouteState, String> {
-    let mut secret = |name: &str, kind: Kind| read_secret(config, None, name, kind);
+    let mut secret = |name: &str, kind: Kind| config.read_secret(None, name, kind);
     let file = |p: &Path| {
         let p = config.resolve(p);
         std::fs::read(&p).map_err(|e| format!("cannot read `{}`: {e}", p.display()))
@@ -141,8 +141,9 @@ pub(super) fn load(
             .map_err(|e| at(&format!("`{}`: {e}", path.display())))?
             .isolated();
         for name in filter.info().secrets.clone() {
-            let value =
-                read_secret(config, Some(route), &name, Kind::PolicyKey).map_err(|e| at(&e))?;
+            let value = config
+                .read_secret(Some(route), &name, Kind::PolicyKey)
+                .map_err(|e| at(&e))?;
             filter.set_secret(name, value);
         }
         let upstream = Upstream::build(
@@ -162,30 +163,4 @@ pub(super) fn load(
     // is missing too.
     let check = auth::build(&route.auth, &mut secret, &file).map_err(|e| format!("auth: {e}"))?;
     Ok(RouteState { check, targets })
-}
-
-/// Reads a named secret from its configured source or the default
-/// variable, decoded for its use. Errors name the secret and where it was
-/// looked for, never a value.
-pub(super) fn read_secret(
-    config: &Config,
-    route: Option<&RouteConfig>,
-    name: &str,
-    kind: Kind,
-) -> Result<Vec<u8>, String> {
-    let source = route
-        .and_then(|r| r.policy_secrets.get(name))
-        .or_else(|| config.secrets.get(name));
-    let sources = Sources::new(source.map(|source| SecretArg {
-        name: name.to_owned(),
-        source: source.clone(),
-    }));
-    match sources.read_as(name, kind) {
-        Ok(value) => Ok(value),
-        Err(SecretError::Missing { .. }) if source.is_none() => Err(format!(
-            "secret `{name}` is not set: set the environment variable `{}`, or name its source under `secrets:` (`{name}: env:VARIABLE` or `{name}: file:PATH`)",
-            default_env_var(name)
-        )),
-        Err(e) => Err(e.to_string()),
-    }
 }

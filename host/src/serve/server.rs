@@ -16,10 +16,11 @@ use tokio::sync::{Semaphore, watch};
 use super::config::{self, Config};
 use super::log::{Logs, Sink};
 use super::metrics::Metrics;
+use super::queued::now_millis;
 use super::routes::{self, Route, RouteState, Share};
 use super::shared::{ClientCounts, Shared, Work};
 use super::{auth, deliverer, pipeline};
-use crate::delivery::{LocalStore, Queue, Sealer};
+use crate::delivery::{LocalStore, Queue, Sealer, control};
 use crate::resolver::Resolver;
 use crate::runtime::{CacheSetting, RuntimeOptions};
 use crate::secrets::Kind;
@@ -72,6 +73,8 @@ pub struct Server {
     task: tokio::task::JoinHandle<()>,
     /// Delivers queued leads, with `store:`.
     deliverer: Option<tokio::task::JoinHandle<()>>,
+    /// Answers `leadfilter queue` while the proxy holds the store.
+    control: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// How one route's reload went.
@@ -168,6 +171,22 @@ impl Server {
             }),
         );
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let control = match (&queue, &shared.config.store) {
+            (Some(queue), Some(store)) => match &store.path {
+                Some(path) => Some(
+                    control::serve(queue.clone(), &shared.config.resolve(path), now_millis)
+                        .await
+                        .map_err(|e| {
+                            setup(
+                                "store.path",
+                                format!("cannot listen for `leadfilter queue`: {e}"),
+                            )
+                        })?,
+                ),
+                None => None,
+            },
+            _ => None,
+        };
         let deliverer = queue
             .map(|queue| tokio::spawn(deliverer::run(shared.clone(), queue, shutdown_rx.clone())));
         let task = tokio::spawn(accept_loop(listener, tls, shared.clone(), shutdown_rx));
@@ -177,6 +196,7 @@ impl Server {
             shutdown,
             task,
             deliverer,
+            control,
         })
     }
 
@@ -273,6 +293,19 @@ impl Server {
         if let Some(deliverer) = self.deliverer {
             let _ = tokio::time::timeout(bound, deliverer).await;
         }
+        if let Some(control) = self.control {
+            control.abort();
+            if let Some(path) = self
+                .shared
+                .config
+                .store
+                .as_ref()
+                .and_then(|s| s.path.as_ref())
+            {
+                let _ =
+                    std::fs::remove_file(control::socket_path(&self.shared.config.resolve(path)));
+            }
+        }
         self.shared
             .logs
             .events
@@ -293,7 +326,8 @@ fn open_store(config: &Config) -> Result<Option<Queue>, ServeError> {
     let Some(store) = &config.store else {
         return Ok(None);
     };
-    let key = routes::read_secret(config, None, &store.key, Kind::StoreKey)
+    let key = config
+        .read_secret(None, &store.key, Kind::StoreKey)
         .map_err(|e| setup("store.key", e))?;
     match store.kind {
         config::StoreType::Local => {

@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::auth::AuthConfig;
-use crate::secrets::{Source, is_secret_name};
+use crate::secrets::{
+    Kind, SecretArg, SecretError, Source, Sources, default_env_var, is_secret_name,
+};
 
 mod delivery;
 
@@ -388,6 +390,33 @@ pub struct OAuthConfig {
 pub const RESERVED_PATHS: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
 
 impl Config {
+    /// Reads a named secret from its configured source (a route's
+    /// `policy_secrets` first, with `route`) or the default variable,
+    /// decoded for its use. Errors name the secret and where it was looked
+    /// for, never a value.
+    pub fn read_secret(
+        &self,
+        route: Option<&RouteConfig>,
+        name: &str,
+        kind: Kind,
+    ) -> Result<Vec<u8>, String> {
+        let source = route
+            .and_then(|r| r.policy_secrets.get(name))
+            .or_else(|| self.secrets.get(name));
+        let sources = Sources::new(source.map(|source| SecretArg {
+            name: name.to_owned(),
+            source: source.clone(),
+        }));
+        match sources.read_as(name, kind) {
+            Ok(value) => Ok(value),
+            Err(SecretError::Missing { .. }) if source.is_none() => Err(format!(
+                "secret `{name}` is not set: set the environment variable `{}`, or name its source under `secrets:` (`{name}: env:VARIABLE` or `{name}: file:PATH`)",
+                default_env_var(name)
+            )),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
     /// Reads and checks a configuration file.
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {

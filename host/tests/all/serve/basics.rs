@@ -614,6 +614,24 @@ fn the_example_config_is_valid_and_fits_the_schema() {
     let mut wrong = document.clone();
     wrong["routes"][0]["auth"]["type"] = "telepathy".into();
     assert!(!schema.validate(&wrong).is_empty());
+
+    // The queued example: read, checked and valid against the schema too.
+    let queued = root.join("examples/serve/queued.yaml");
+    let config = Config::from_file(&queued).unwrap_or_else(|e| panic!("{e}"));
+    assert!(config.routes[0].is_queued());
+    assert!(config.store.is_some());
+    let text = std::fs::read_to_string(&queued).unwrap();
+    let document: serde_json::Value = serde_norway::from_str(&text).unwrap();
+    assert_eq!(schema.validate(&document), vec![]);
+    let mut wrong = document.clone();
+    wrong["routes"][0]["delivery"]["mode"] = "eventually".into();
+    assert!(!schema.validate(&wrong).is_empty());
+    let mut fan_out = document.clone();
+    fan_out["routes"][0]["destinations"] = serde_json::json!([]);
+    assert!(
+        !schema.validate(&fan_out).is_empty(),
+        "policy and destinations both"
+    );
 }
 
 /// A self-signed certificate for 127.0.0.1 and localhost, made at test time.

@@ -83,7 +83,11 @@ fn log_lines(logs: &Arc<Mutex<Vec<u8>>>) -> Vec<serde_json::Value> {
 /// No file of the store holds a value of the lead, or a duplicate key.
 fn assert_store_clean(dir: &Path, also: &[&str]) {
     for entry in std::fs::read_dir(dir.join("store")).unwrap() {
-        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let entry = entry.unwrap();
+        if !entry.file_type().unwrap().is_file() {
+            continue; // the control socket
+        }
+        let bytes = std::fs::read(entry.path()).unwrap();
         for value in PII.iter().chain(also).chain(["Ada"].iter()) {
             assert!(
                 !bytes.windows(value.len()).any(|w| w == value.as_bytes()),
@@ -498,4 +502,84 @@ async fn every_lead_answered_202_survives_kill_9() {
     assert!(result.is_ok(), "not every accepted lead was delivered");
     upstream.assert_clean();
     assert_store_clean(dir.path(), &[]);
+}
+
+/// `leadfilter queue` through the binary: while the proxy runs it is asked
+/// (the control socket), and after it stopped the store is opened
+/// directly. Never a lead's content.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_command_lists_retries_and_drops_dead_letters() {
+    let upstream = Upstream::start().await;
+    upstream.set(410, Duration::ZERO);
+    let dir = tempfile::tempdir().unwrap();
+    let text = queued_config(dir.path(), &upstream.url(), "{ mode: queued }", "", "");
+    let config = dir.path().join("serve.yaml");
+    std::fs::write(&config, &text).unwrap();
+    let queue = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_leadfilter"))
+            .arg("queue")
+            .arg(&config)
+            .args(args)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        for value in PII.iter().chain(["Ada"].iter()) {
+            assert!(
+                !stdout.contains(value) && !stderr.contains(value),
+                "{stdout}{stderr}"
+            );
+        }
+        (out.status.code(), stdout, stderr)
+    };
+    let (server, logs) = serve_logged(&text, dir.path()).await;
+    let answer = send(server.local_addr(), "POST", "/hook", &key(), &lead("Ada")).await;
+    let id = json(&answer.body)["delivery_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    until("dead", || {
+        log_lines(&logs).iter().any(|l| l["dead"] == true)
+    })
+    .await;
+
+    let (code, stdout, stderr) = queue(&["list", "--dead"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let row = stdout.lines().nth(1).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        row.starts_with(&format!("{id}\t/hook\t-\t1\t410\t")),
+        "{row}"
+    );
+    assert!(row.ends_with("\tdead"), "{row}");
+    let (_, stdout, _) = queue(&["stats", "--json"]);
+    assert_eq!(json(&stdout)["/hook"]["dead"], 1, "{stdout}");
+
+    upstream.set(200, Duration::ZERO);
+    let (code, stdout, _) = queue(&["retry", "--all-dead"]);
+    assert_eq!((code, stdout.trim()), (Some(0), "1"));
+    until("delivered after the retry", || {
+        log_lines(&logs).iter().any(|l| l["outcome"] == "delivered")
+    })
+    .await;
+    let (_, stdout, _) = queue(&["drop", "no-such-id"]);
+    assert_eq!(stdout.trim(), "0");
+    let (code, _, stderr) = queue(&["retry"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    within(server.shutdown()).await;
+
+    // No proxy: the store is opened here, and it is empty now.
+    assert!(!dir.path().join("store/control.sock").exists());
+    let (code, stdout, stderr) = queue(&["list"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout.lines().count(), 1, "only the header: {stdout}");
+    // A configuration without a store.
+    let direct = text
+        .replace("store: {", "# store: {")
+        .replace("mode: queued", "mode: direct");
+    std::fs::write(&config, direct).unwrap();
+    let (code, _, stderr) = queue(&["stats"]);
+    assert!(
+        code == Some(3) && stderr.contains("no `store:`"),
+        "{stderr}"
+    );
 }
