@@ -583,3 +583,51 @@ async fn the_queue_command_lists_retries_and_drops_dead_letters() {
         "{stderr}"
     );
 }
+
+/// SIGTERM (a shutdown) while an attempt is in flight: the attempt
+/// finishes and is recorded before the proxy stops, and what is still
+/// pending stays in the store with its attempts counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_finishes_the_attempt_in_flight_and_keeps_the_rest() {
+    let upstream = Upstream::start().await;
+    upstream.set(500, Duration::from_millis(800));
+    let dir = tempfile::tempdir().unwrap();
+    let text = queued_config(
+        dir.path(),
+        &upstream.url(),
+        "{ mode: queued, retry: [1h] }",
+        "",
+        "",
+    );
+    let (server, logs) = serve_logged(&text, dir.path()).await;
+    let answer = send(server.local_addr(), "POST", "/hook", &key(), &lead("Ada")).await;
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    let id = json(&answer.body)["delivery_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    until("the attempt reached the upstream", || {
+        !upstream.hooks().is_empty()
+    })
+    .await;
+    within(server.shutdown()).await;
+    let lines = log_lines(&logs);
+    let attempt = lines
+        .iter()
+        .find(|l| l["delivery_id"] == id.as_str() && l["attempt"] == 1)
+        .expect("the attempt in flight was recorded before the stop");
+    assert_eq!(attempt["outcome"], "retrying");
+
+    let store = leadfilter::delivery::LocalStore::open(
+        &dir.path().join("store"),
+        leadfilter::delivery::Sealer::new(b"a-store-key-of-at-least-thirty-two-bytes"),
+        1 << 30,
+    )
+    .unwrap();
+    let pending = store.list(false).unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].id, id);
+    assert_eq!(pending[0].attempts, 1);
+    assert_eq!(pending[0].last_status.as_deref(), Some("500"));
+    assert!(!pending[0].dead);
+}
