@@ -323,3 +323,25 @@ fn the_native_engine_needs_a_policy_source() {
     assert_eq!(out.status.code(), Some(3));
     assert!(stderr(&out).contains("policy source"), "{}", stderr(&out));
 }
+
+/// From mutation testing: leads come from the file named, or from stdin
+/// when it is absent or `-`.
+#[test]
+fn leads_come_from_a_file_or_from_stdin_as_dash() {
+    let from_stdin = leadfilter(&["run", path(crm_wasm())], LEAD);
+    assert_eq!(from_stdin.status.code(), Some(0), "{}", stderr(&from_stdin));
+    let file = scratch().join("one-lead.json");
+    std::fs::write(&file, LEAD).unwrap();
+    // The file is read, and stdin (holding something else) is not.
+    let from_file = leadfilter(&["run", path(crm_wasm()), path(&file)], "{\"not\": \"this\"}");
+    assert_eq!(from_file.status.code(), Some(0), "{}", stderr(&from_file));
+    assert_eq!(stdout(&from_file), stdout(&from_stdin));
+    let dash = leadfilter(&["run", path(crm_wasm()), "-"], LEAD);
+    assert_eq!(dash.status.code(), Some(0), "{}", stderr(&dash));
+    assert_eq!(stdout(&dash), stdout(&from_stdin));
+    let missing = scratch().join("no-such-leads.json");
+    let out = leadfilter(&["run", path(crm_wasm()), path(&missing)], LEAD);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("cannot open"), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty());
+}
