@@ -55,7 +55,9 @@ async fn main() -> anyhow::Result<()> {
                                 counts.failed.load(Ordering::SeqCst),
                                 counts.duplicates.load(Ordering::SeqCst),
                             );
-                            return Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(body))));
+                            return Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(
+                                body,
+                            ))));
                         }
                         let key = request
                             .headers()

@@ -66,6 +66,12 @@ pub(super) async fn accept(
             }
         }
     }
+    // Each refusal is counted once: here, or (the one the sender hears
+    // about when every target refused) by `filter_refused`.
+    let refusals = outcomes.iter().filter_map(|(_, o)| o.as_ref().err());
+    for refused in refusals.skip(usize::from(deliveries.is_empty())) {
+        shared.metrics.filter_failure(path, refused.kind);
+    }
     if deliveries.is_empty() {
         // Every policy refused the lead: answered as a refused lead (the
         // first target's reason).

@@ -333,7 +333,10 @@ fn leads_come_from_a_file_or_from_stdin_as_dash() {
     let file = scratch().join("one-lead.json");
     std::fs::write(&file, LEAD).unwrap();
     // The file is read, and stdin (holding something else) is not.
-    let from_file = leadfilter(&["run", path(crm_wasm()), path(&file)], "{\"not\": \"this\"}");
+    let from_file = leadfilter(
+        &["run", path(crm_wasm()), path(&file)],
+        "{\"not\": \"this\"}",
+    );
     assert_eq!(from_file.status.code(), Some(0), "{}", stderr(&from_file));
     assert_eq!(stdout(&from_file), stdout(&from_stdin));
     let dash = leadfilter(&["run", path(crm_wasm()), "-"], LEAD);

@@ -386,6 +386,14 @@ routes:
     let refused = json(&refused.body);
     assert_eq!(refused["status"], "refused");
     assert_eq!(refused["kind"], "rejected");
+    // Each refusal counted once: one, then three more.
+    let metrics = send(server.local_addr(), "GET", "/metrics", &[], "")
+        .await
+        .body;
+    assert!(
+        metrics.contains(r#"leadfilter_filter_failures_total{route="/hook",kind="rejected"} 4"#),
+        "{metrics}"
+    );
     within(server.shutdown()).await;
 }
 
