@@ -639,3 +639,54 @@ async fn a_shutdown_finishes_the_attempt_in_flight_and_keeps_the_rest() {
     assert_eq!(pending[0].last_status.as_deref(), Some("500"));
     assert!(!pending[0].dead);
 }
+
+/// An attempt that times out is `unknown` (the upstream may have the
+/// lead): it is tried again with the same `Idempotency-Key`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_attempt_is_unknown_and_retried_under_the_same_key() {
+    let upstream = Upstream::start().await;
+    upstream.set(200, Duration::from_millis(2500));
+    let dir = tempfile::tempdir().unwrap();
+    let text = queued_config(
+        dir.path(),
+        &upstream.url(),
+        "{ mode: queued, retry: [100ms, 1h] }",
+        "",
+        "",
+    );
+    let (server, logs) = serve_logged(&text, dir.path()).await;
+    let answer = send(server.local_addr(), "POST", "/hook", &key(), &lead("Ada")).await;
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    let id = json(&answer.body)["delivery_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    until("the first attempt timed out", || {
+        log_lines(&logs)
+            .iter()
+            .any(|l| l["delivery_id"] == id.as_str() && l["attempt"] == 1)
+    })
+    .await;
+    upstream.set(200, Duration::ZERO);
+    until("delivered", || {
+        log_lines(&logs)
+            .iter()
+            .any(|l| l["delivery_id"] == id.as_str() && l["outcome"] == "delivered")
+    })
+    .await;
+    let lines = log_lines(&logs);
+    let first = lines
+        .iter()
+        .find(|l| l["delivery_id"] == id.as_str() && l["attempt"] == 1)
+        .unwrap();
+    assert_eq!(first["outcome"], "unknown");
+    assert_eq!(first["status"], "unknown");
+    let hooks = upstream.hooks();
+    assert_eq!(hooks.len(), 2);
+    assert!(
+        hooks
+            .iter()
+            .all(|h| h.headers["idempotency-key"] == id.as_str())
+    );
+    within(server.shutdown()).await;
+}
