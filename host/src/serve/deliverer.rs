@@ -63,8 +63,16 @@ pub(super) async fn run(shared: Arc<Shared>, queue: Queue, mut stop: watch::Rece
         while attempts.try_join_next().is_some() {}
         let room = slots.available_permits();
         let mut next = Instant::now() + POLL;
-        if room > 0 {
-            let now = now_millis();
+        let now = now_millis();
+        // A look first (a read): taking writes, and most wake-ups (an
+        // attempt finished) find nothing due.
+        let due = match queue.next_due().await {
+            Ok(Some(at)) => at <= now,
+            Ok(None) => false,
+            // The take reports the store's failure.
+            Err(_) => true,
+        };
+        if room > 0 && due {
             match queue.take(now, now.saturating_add(lease_ms), room).await {
                 Ok(taken) => {
                     for due in taken {
@@ -83,10 +91,13 @@ pub(super) async fn run(shared: Arc<Shared>, queue: Queue, mut stop: watch::Rece
                 }
                 Err(error) => store_error(&shared, &error.to_string()),
             }
-            if let Ok(Some(at)) = queue.next_due().await {
-                let wait = Duration::from_millis(at.saturating_sub(now_millis()));
-                next = next.min(Instant::now() + wait);
-            }
+        }
+        // With every slot taken, a finished attempt wakes the loop.
+        if slots.available_permits() > 0
+            && let Ok(Some(at)) = queue.next_due().await
+        {
+            let wait = Duration::from_millis(at.saturating_sub(now_millis()));
+            next = next.min(Instant::now() + wait);
         }
         if metrics_at.elapsed() >= POLL {
             metrics_at = Instant::now();

@@ -295,6 +295,9 @@ impl Server {
         }
         if let Some(control) = self.control {
             control.abort();
+            // Aborted tasks drop what they hold when they are next polled:
+            // waited for, so the store is closed when this returns.
+            let _ = control.await;
             if let Some(path) = self
                 .shared
                 .config

@@ -626,12 +626,25 @@ async fn a_shutdown_finishes_the_attempt_in_flight_and_keeps_the_rest() {
         .expect("the attempt in flight was recorded before the stop");
     assert_eq!(attempt["outcome"], "retrying");
 
-    let store = leadfilter::delivery::LocalStore::open(
-        &dir.path().join("store"),
-        leadfilter::delivery::Sealer::new(b"a-store-key-of-at-least-thirty-two-bytes"),
-        1 << 30,
-    )
-    .unwrap();
+    // The store is one file one process holds: open it as the next start
+    // would (a connection task of the stopped server may still be letting
+    // go of it for a moment).
+    let open = || {
+        leadfilter::delivery::LocalStore::open(
+            &dir.path().join("store"),
+            leadfilter::delivery::Sealer::new(b"a-store-key-of-at-least-thirty-two-bytes"),
+            1 << 30,
+        )
+    };
+    let mut store = open();
+    for _ in 0..50 {
+        if store.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        store = open();
+    }
+    let store = store.unwrap();
     let pending = store.list(false).unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].id, id);
