@@ -5,8 +5,8 @@
 //! address it listens on (`127.0.0.1:PORT`) and serves until killed.
 //! `benches/serve.sh` runs it for the "Proxy" section of `BENCHMARKS.md`.
 //!
-//! For the soak (`benches/soak.sh`): with `SINK_FAIL_EVERY=N` every Nth
-//! request is answered 503 instead, and `GET /stats` answers
+//! For the soak (`benches/soak.sh`): with `SINK_FAIL_EVERY=N` one request
+//! in N (picked by a hash of its number) is answered 503 instead, and `GET /stats` answers
 //! `{"requests", "failed", "delivered_keys", "duplicates"}`: the distinct
 //! `Idempotency-Key`s of the requests it took (2xx), and how many of those
 //! came more than once.
@@ -27,6 +27,14 @@ struct Counts {
     failed: AtomicU64,
     duplicates: AtomicU64,
     keys: Mutex<HashSet<String>>,
+}
+
+/// SplitMix64's finaliser: a well-spread hash of a counter.
+fn mix(n: u64) -> u64 {
+    let mut z = n.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 #[tokio::main]
@@ -66,7 +74,11 @@ async fn main() -> anyhow::Result<()> {
                             .map(str::to_owned);
                         let _ = request.into_body().collect().await;
                         let n = counts.requests.fetch_add(1, Ordering::SeqCst) + 1;
-                        if fail_every > 0 && n % fail_every == 0 {
+                        // One request in `fail_every`, picked by a hash of
+                        // its number: not every third in turn, which would
+                        // keep failing the same one of retries that come
+                        // in step.
+                        if fail_every > 0 && mix(n).is_multiple_of(fail_every) {
                             counts.failed.fetch_add(1, Ordering::SeqCst);
                             let mut response = Response::new(Full::new(Bytes::from_static(b"{}")));
                             *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;

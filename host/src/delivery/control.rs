@@ -147,3 +147,51 @@ pub async fn ask(dir: &Path, request: &Request) -> Option<std::io::Result<Answer
         .await,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The wire format between `leadfilter queue` and a proxy: one JSON
+    /// line each way.
+    #[test]
+    fn requests_and_answers_are_one_json_object_each() {
+        let request = Request::Retry {
+            ids: vec!["d-1".into()],
+            all_dead: true,
+        };
+        let text = serde_json::to_string(&request).unwrap();
+        assert_eq!(text, r#"{"op":"retry","ids":["d-1"],"all_dead":true}"#);
+        assert_eq!(serde_json::from_str::<Request>(&text).unwrap(), request);
+        assert_eq!(
+            serde_json::to_string(&Request::Stats).unwrap(),
+            r#"{"op":"stats"}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&Answer::Count(2)).unwrap(),
+            r#"{"count":2}"#
+        );
+        assert!(serde_json::from_str::<Request>(r#"{"op":"format-disk"}"#).is_err());
+    }
+
+    #[tokio::test]
+    async fn the_socket_answers_from_the_store_and_says_when_no_proxy_is_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = super::super::LocalStore::open(
+            &dir.path().join("store"),
+            super::super::Sealer::new(&[7; 32]),
+            1 << 30,
+        )
+        .unwrap();
+        let store_dir = dir.path().join("store");
+        assert!(ask(&store_dir, &Request::Stats).await.is_none());
+        let queue = Queue::Local(std::sync::Arc::new(store));
+        let task = serve(queue, &store_dir, || 0).await.unwrap();
+        let answer = ask(&store_dir, &Request::List { dead: false })
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(answer, Answer::Deliveries(Vec::new()));
+        task.abort();
+    }
+}

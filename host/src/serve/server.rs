@@ -201,12 +201,20 @@ impl Server {
     }
 
     /// Loads everything [`Server::start`] loads (policies, secrets, keys,
-    /// certificates) without listening: the policy digest of every route.
+    /// certificates, the store's key) without listening or opening the
+    /// store: the policy digest of every route.
     pub async fn check(
         config: &Config,
         options: ServeOptions,
     ) -> Result<Vec<(String, String)>, ServeError> {
         let loaded = load(config, options.cache).await?;
+        // The store key is read (present, long enough); the store itself
+        // is not opened: a running proxy may hold it.
+        if let Some(store) = &config.store {
+            config
+                .read_secret(None, &store.key, Kind::StoreKey)
+                .map_err(|e| setup("store.key", e))?;
+        }
         Ok(config
             .routes
             .iter()

@@ -703,3 +703,30 @@ async fn a_timed_out_attempt_is_unknown_and_retried_under_the_same_key() {
     );
     within(server.shutdown()).await;
 }
+
+/// `serve --check` reads the store key (present, long enough) without
+/// opening the store; the error names the secret, never its value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_refuses_a_short_store_key_by_name() {
+    let upstream = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let text = queued_config(dir.path(), &upstream.url(), "{ mode: queued }", "", "");
+    std::fs::write(dir.path().join("store-key"), "short-key-77").unwrap();
+    let config = Config::from_yaml(&text, Path::new("t.yaml"), dir.path()).unwrap();
+    let err = Server::check(
+        &config,
+        ServeOptions {
+            cache: cache(),
+            logs: None,
+        },
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.starts_with("store.key: ") && err.contains("`store-key`"),
+        "{err}"
+    );
+    assert!(!err.contains("short-key-77"), "{err}");
+    assert!(!dir.path().join("store").exists(), "check opened the store");
+}
