@@ -11,6 +11,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use leadfilter::delivery::control::{self, Answer, Request};
+use leadfilter::delivery::schedule::now_millis;
 use leadfilter::delivery::{LocalStore, Meta, Queue, Sealer};
 use leadfilter::secrets::Kind;
 use leadfilter::serve::Config;
@@ -120,13 +121,6 @@ pub fn run(args: QueueArgs) -> CommandResult {
     };
     print(&answer, args.json).context("cannot write the answer")?;
     Ok(exit::SUCCESS)
-}
-
-fn now_millis() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
 }
 
 /// A time in Unix milliseconds as RFC 3339 (UTC, seconds).

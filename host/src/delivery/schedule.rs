@@ -78,6 +78,14 @@ impl Schedule {
     }
 }
 
+/// The time now, in Unix milliseconds (the unit of every time a store
+/// keeps).
+pub fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, millis)
+}
+
 /// A duration in whole milliseconds, saturating.
 pub fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)

@@ -19,10 +19,9 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use super::queued::now_millis;
 use super::shared::Shared;
 use super::upstream::UpstreamError;
-use crate::delivery::schedule::millis;
+use crate::delivery::schedule::{millis, now_millis};
 use crate::delivery::{Attempt, Decision, Due, Queue, Settle};
 
 /// Attempts in flight at once, all routes together.

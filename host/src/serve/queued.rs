@@ -15,7 +15,7 @@ use super::filtering::{self, Refused, audit};
 use super::pipeline::Handled;
 use super::routes::{Route, RouteState};
 use super::shared::Shared;
-use crate::delivery::schedule::millis;
+use crate::delivery::schedule::{millis, now_millis};
 use crate::delivery::store::new_delivery_id;
 use crate::delivery::{Accepted, Dedup, NewDelivery, Payload};
 
@@ -35,9 +35,10 @@ pub(super) async fn accept(
         // A checked configuration has a store for every queued route.
         return Handled::refused(&Refusal::StoreUnavailable, request_id);
     };
+    // Per target, in the order of `state.targets`: its delivery id and
+    // change list, or why its policy refused the lead.
     let mut deliveries = Vec::new();
-    let mut outcomes: Vec<(Option<String>, Result<String, Refused>)> = Vec::new();
-    let mut changes = Vec::new();
+    let mut outcomes: Vec<Result<(String, Vec<Value>), Refused>> = Vec::new();
     for target in &state.targets {
         match filtering::filter(shared, route, target, &body, request_id).await {
             Ok(filtered) => {
@@ -51,8 +52,7 @@ pub(super) async fn accept(
                         request_id: request_id.to_owned(),
                     },
                 });
-                changes.push(filtered.changes);
-                outcomes.push((target.name.clone(), Ok(id)));
+                outcomes.push(Ok((id, filtered.changes)));
             }
             Err(refused) => {
                 audit(
@@ -62,13 +62,13 @@ pub(super) async fn accept(
                     request_id,
                     json!({"forwarded": false, "queued": false, "failure": refused.kind, "paths": refused.paths}),
                 );
-                outcomes.push((target.name.clone(), Err(refused)));
+                outcomes.push(Err(refused));
             }
         }
     }
     // Each refusal is counted once: here, or (the one the sender hears
     // about when every target refused) by `filter_refused`.
-    let refusals = outcomes.iter().filter_map(|(_, o)| o.as_ref().err());
+    let refusals = outcomes.iter().filter_map(|o| o.as_ref().err());
     for refused in refusals.skip(usize::from(deliveries.is_empty())) {
         shared.metrics.filter_failure(path, refused.kind);
     }
@@ -77,7 +77,7 @@ pub(super) async fn accept(
         // first target's reason).
         let refused = outcomes
             .into_iter()
-            .find_map(|(_, outcome)| outcome.err())
+            .find_map(Result::err)
             .unwrap_or(Refused {
                 kind: "runtime",
                 paths: Vec::new(),
@@ -110,33 +110,31 @@ pub(super) async fn accept(
         }
     }
     shared.deliver.notify_one();
-    let mut changes = changes.into_iter();
-    for (target, (_, outcome)) in state.targets.iter().zip(&outcomes) {
-        if let Ok(id) = outcome {
+    for (target, outcome) in state.targets.iter().zip(&outcomes) {
+        if let Ok((id, changes)) = outcome {
             audit(
                 shared,
                 route,
                 target,
                 request_id,
-                json!({"forwarded": false, "queued": true, "delivery_id": id, "changes": changes.next()}),
+                json!({"forwarded": false, "queued": true, "delivery_id": id, "changes": changes}),
             );
         }
     }
     let body = if route.config.destinations.is_empty() {
         let id = outcomes
             .iter()
-            .find_map(|(_, o)| o.as_ref().ok())
-            .cloned()
-            .unwrap_or_default();
+            .find_map(|o| o.as_ref().ok())
+            .map_or("", |(id, _)| id.as_str());
         json!({"request_id": request_id, "status": "queued", "delivery_id": id})
     } else {
         let mut destinations = Map::new();
-        for (name, outcome) in &outcomes {
+        for (target, outcome) in state.targets.iter().zip(&outcomes) {
             let entry = match outcome {
-                Ok(id) => json!({"status": "queued", "delivery_id": id}),
+                Ok((id, _)) => json!({"status": "queued", "delivery_id": id}),
                 Err(refused) => json!({"status": "refused", "kind": refused.kind}),
             };
-            destinations.insert(name.clone().unwrap_or_default(), entry);
+            destinations.insert(target.name.clone().unwrap_or_default(), entry);
         }
         json!({"request_id": request_id, "status": "queued", "destinations": destinations})
     };
@@ -201,14 +199,6 @@ fn duplicate_key(config: &DedupConfig, headers: &HeaderMap, body: &[u8]) -> Opti
             }
         }
     }
-}
-
-/// The time now, in Unix milliseconds.
-pub(super) fn now_millis() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

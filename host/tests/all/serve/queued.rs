@@ -23,16 +23,10 @@ fn write_secrets(dir: &Path) -> String {
     secrets
 }
 
-/// A configuration with a local store in `dir/store` and one queued route
-/// at `/hook` to `url`, with this `delivery:` (YAML flow) and more route
-/// keys.
-fn queued_config(
-    dir: &Path,
-    url: &str,
-    delivery: &str,
-    route_extra: &str,
-    store_extra: &str,
-) -> String {
+/// A configuration with a local store in `dir/store` (with more store
+/// keys) and one queued route at `/hook` to `url`, with this `delivery:`
+/// (YAML flow).
+fn queued_config(dir: &Path, url: &str, delivery: &str, store_extra: &str) -> String {
     format!(
         r#"
 listen: 127.0.0.1:0
@@ -45,7 +39,6 @@ routes:
     auth: {API_KEY}
     upstream: {{ url: '{url}', allow_http_loopback: true }}
     delivery: {delivery}
-{route_extra}
 "#,
         secrets = write_secrets(dir),
         store = dir.join("store").display(),
@@ -61,15 +54,33 @@ fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
-/// Waits until `done` holds, polling.
+/// Waits until `done` holds, polling; a minute at most.
 async fn until(what: &str, mut done: impl FnMut() -> bool) {
-    within(async {
+    let waited = tokio::time::timeout(Duration::from_secs(60), async {
         while !done() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     })
     .await;
-    let _ = what;
+    assert!(waited.is_ok(), "timed out waiting for {what}");
+}
+
+/// Posts the test lead; it must be queued. Its delivery id.
+async fn post_queued(server: &Server) -> String {
+    let answer = send(server.local_addr(), "POST", "/hook", &key(), &lead("Ada")).await;
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    json(&answer.body)["delivery_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// No log line holds a value of the test lead.
+fn assert_logs_clean(logs: &Arc<Mutex<Vec<u8>>>) {
+    let text = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    for value in PII {
+        assert!(!text.contains(value), "the logs hold {value}: {text}");
+    }
 }
 
 fn log_lines(logs: &Arc<Mutex<Vec<u8>>>) -> Vec<serde_json::Value> {
@@ -106,7 +117,6 @@ async fn a_queued_lead_is_answered_202_then_delivered_with_retries_under_one_key
         dir.path(),
         &upstream.url(),
         "{ mode: queued, retry: [100ms, 500ms, 1s, 1s, 1s, 1s] }",
-        "",
         "",
     );
     let (server, logs) = serve_logged(&text, dir.path()).await;
@@ -148,10 +158,7 @@ async fn a_queued_lead_is_answered_202_then_delivered_with_retries_under_one_key
         .find(|l| l["queued"] == true)
         .expect("the accept's audit line");
     assert_eq!(queued["delivery_id"], id.as_str());
-    let logs_text = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
-    for value in PII {
-        assert!(!logs_text.contains(value), "the logs hold {value}");
-    }
+    assert_logs_clean(&logs);
     // Delivered: removed from the store, and counted.
     let metrics = send(server.local_addr(), "GET", "/metrics", &[], "")
         .await
@@ -176,7 +183,6 @@ async fn retry_after_is_waited_for_and_410_is_a_dead_letter_at_once() {
         dir.path(),
         &upstream.url(),
         "{ mode: queued, retry: [10ms, 10ms, 10ms, 10ms] }",
-        "",
         "",
     );
     let (server, logs) = serve_logged(&text, dir.path()).await;
@@ -210,6 +216,7 @@ async fn retry_after_is_waited_for_and_410_is_a_dead_letter_at_once() {
         attempts,
         "a dead letter is not tried again"
     );
+    assert_logs_clean(&logs);
     within(server.shutdown()).await;
 }
 
@@ -221,7 +228,6 @@ async fn a_duplicate_gets_the_first_delivery_id_and_is_not_queued_again() {
         dir.path(),
         &upstream.url(),
         r#"{ mode: queued, dedup: { from: "header:x-event-id", window: 1h } }"#,
-        "",
         "",
     );
     let (server, logs) = serve_logged(&text, dir.path()).await;
@@ -250,6 +256,7 @@ async fn a_duplicate_gets_the_first_delivery_id_and_is_not_queued_again() {
     assert_eq!(upstream.hooks().len(), 2);
     // The duplicate key is kept as a keyed hash only.
     assert_store_clean(dir.path(), &["evt-secret-0001", "evt-secret-0002"]);
+    assert_logs_clean(&logs);
     within(server.shutdown()).await;
 }
 
@@ -261,7 +268,6 @@ async fn a_full_or_broken_store_answers_503_and_accepts_nothing() {
         dir.path(),
         &upstream.url(),
         "{ mode: queued }",
-        "",
         ", max_bytes: 1024",
     );
     let (server, logs) = serve_logged(&text, dir.path()).await;
@@ -271,16 +277,14 @@ async fn a_full_or_broken_store_answers_503_and_accepts_nothing() {
     assert!(answer.headers.contains_key("retry-after"));
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(upstream.hooks().is_empty());
-    let logs = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
-    assert!(logs.contains(r#""event":"store-error""#), "{logs}");
-    for value in PII {
-        assert!(!logs.contains(value), "the logs hold {value}");
-    }
+    let text = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    assert!(text.contains(r#""event":"store-error""#), "{text}");
+    assert_logs_clean(&logs);
     within(server.shutdown()).await;
 
     // A store directory that others may write is refused at start.
     let open = tempfile::tempdir().unwrap();
-    let text = queued_config(open.path(), &upstream.url(), "{ mode: queued }", "", "");
+    let text = queued_config(open.path(), &upstream.url(), "{ mode: queued }", "");
     std::fs::create_dir(open.path().join("store")).unwrap();
     #[cfg(unix)]
     {
@@ -394,6 +398,7 @@ routes:
         metrics.contains(r#"leadfilter_filter_failures_total{route="/hook",kind="rejected"} 4"#),
         "{metrics}"
     );
+    assert_logs_clean(&logs);
     within(server.shutdown()).await;
 }
 
@@ -411,7 +416,6 @@ async fn every_lead_answered_202_survives_kill_9() {
             dir.path(),
             &upstream.url(),
             &format!("{{ mode: queued, retry: [{}] }}", ["100ms"; 100].join(", ")),
-            "",
             "",
         ),
     )
@@ -520,7 +524,7 @@ async fn the_queue_command_lists_retries_and_drops_dead_letters() {
     let upstream = Upstream::start().await;
     upstream.set(410, Duration::ZERO);
     let dir = tempfile::tempdir().unwrap();
-    let text = queued_config(dir.path(), &upstream.url(), "{ mode: queued }", "", "");
+    let text = queued_config(dir.path(), &upstream.url(), "{ mode: queued }", "");
     let config = dir.path().join("serve.yaml");
     std::fs::write(&config, &text).unwrap();
     let queue = |args: &[&str]| {
@@ -573,6 +577,7 @@ async fn the_queue_command_lists_retries_and_drops_dead_letters() {
     assert_eq!(stdout.trim(), "0");
     let (code, _, stderr) = queue(&["retry"]);
     assert_eq!(code, Some(2), "{stderr}");
+    assert_logs_clean(&logs);
     within(server.shutdown()).await;
 
     // No proxy: the store is opened here, and it is empty now.
@@ -605,20 +610,15 @@ async fn a_shutdown_finishes_the_attempt_in_flight_and_keeps_the_rest() {
         &upstream.url(),
         "{ mode: queued, retry: [1h] }",
         "",
-        "",
     );
     let (server, logs) = serve_logged(&text, dir.path()).await;
-    let answer = send(server.local_addr(), "POST", "/hook", &key(), &lead("Ada")).await;
-    assert_eq!(answer.status, 202, "{}", answer.body);
-    let id = json(&answer.body)["delivery_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = post_queued(&server).await;
     until("the attempt reached the upstream", || {
         !upstream.hooks().is_empty()
     })
     .await;
     within(server.shutdown()).await;
+    assert_logs_clean(&logs);
     let lines = log_lines(&logs);
     let attempt = lines
         .iter()
@@ -665,15 +665,9 @@ async fn a_timed_out_attempt_is_unknown_and_retried_under_the_same_key() {
         &upstream.url(),
         "{ mode: queued, retry: [100ms, 1h] }",
         "",
-        "",
     );
     let (server, logs) = serve_logged(&text, dir.path()).await;
-    let answer = send(server.local_addr(), "POST", "/hook", &key(), &lead("Ada")).await;
-    assert_eq!(answer.status, 202, "{}", answer.body);
-    let id = json(&answer.body)["delivery_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = post_queued(&server).await;
     until("the first attempt timed out", || {
         log_lines(&logs)
             .iter()
@@ -701,6 +695,7 @@ async fn a_timed_out_attempt_is_unknown_and_retried_under_the_same_key() {
             .iter()
             .all(|h| h.headers["idempotency-key"] == id.as_str())
     );
+    assert_logs_clean(&logs);
     within(server.shutdown()).await;
 }
 
@@ -710,7 +705,7 @@ async fn a_timed_out_attempt_is_unknown_and_retried_under_the_same_key() {
 async fn check_refuses_a_short_store_key_by_name() {
     let upstream = Upstream::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let text = queued_config(dir.path(), &upstream.url(), "{ mode: queued }", "", "");
+    let text = queued_config(dir.path(), &upstream.url(), "{ mode: queued }", "");
     std::fs::write(dir.path().join("store-key"), "short-key-77").unwrap();
     let config = Config::from_yaml(&text, Path::new("t.yaml"), dir.path()).unwrap();
     let err = Server::check(
